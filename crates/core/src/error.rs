@@ -26,7 +26,10 @@ pub enum VerifyFailure {
 pub enum ProviderError {
     /// paygate refused to send the request: an input breaks the protocol's rules.
     #[error("invalid {field}: {message}")]
-    InvalidRequest { field: &'static str, message: String },
+    InvalidRequest {
+        field: &'static str,
+        message: String,
+    },
     /// The channel's credentials cannot be used (a key does not parse, a certificate mismatches).
     #[error("channel credentials are unusable: {0}")]
     Credentials(String),
@@ -115,19 +118,33 @@ mod tests {
     fn every_code_is_unique() {
         let s = String::new;
         let all = [
-            ProviderError::InvalidRequest { field: "f", message: s() },
+            ProviderError::InvalidRequest {
+                field: "f",
+                message: s(),
+            },
             ProviderError::Credentials(s()),
-            ProviderError::UpstreamAuth { code: s(), message: s() },
+            ProviderError::UpstreamAuth {
+                code: s(),
+                message: s(),
+            },
             ProviderError::OrderPaid,
             ProviderError::OrderClosed,
             ProviderError::OrderNotFound,
             ProviderError::RefundNotFound,
             ProviderError::OutTradeNoUsed,
             ProviderError::InsufficientBalance,
-            ProviderError::RateLimited { query_before_retry: false },
-            ProviderError::Unavailable { code: s(), message: s() },
+            ProviderError::RateLimited {
+                query_before_retry: false,
+            },
+            ProviderError::Unavailable {
+                code: s(),
+                message: s(),
+            },
             ProviderError::Transport(s()),
-            ProviderError::Rejected { code: s(), message: s() },
+            ProviderError::Rejected {
+                code: s(),
+                message: s(),
+            },
             ProviderError::Verification(VerifyFailure::Probe),
             ProviderError::Malformed(s()),
             ProviderError::Unsupported("x"),

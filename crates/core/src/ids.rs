@@ -26,10 +26,16 @@ fn check(
 ) -> Result<(), IdError> {
     // Every accepted charset is ASCII, so byte length == character length for valid input.
     if !s.bytes().all(allowed) {
-        return Err(IdError { kind, reason: charset });
+        return Err(IdError {
+            kind,
+            reason: charset,
+        });
     }
     if !len.contains(&s.len()) {
-        return Err(IdError { kind, reason: length_reason(&len) });
+        return Err(IdError {
+            kind,
+            reason: length_reason(&len),
+        });
     }
     Ok(())
 }
@@ -193,7 +199,10 @@ impl NotifyUrl {
 impl FromStr for NotifyUrl {
     type Err = IdError;
     fn from_str(s: &str) -> Result<Self, IdError> {
-        let err = |reason| IdError { kind: "notify_url", reason };
+        let err = |reason| IdError {
+            kind: "notify_url",
+            reason,
+        };
         if s.len() > 256 {
             return Err(err("must be at most 256 characters long"));
         }
@@ -201,8 +210,12 @@ impl FromStr for NotifyUrl {
             .strip_prefix("https://")
             .or_else(|| s.strip_prefix("http://"))
             .ok_or(err("must start with https:// (or http:// in the demo)"))?;
-        if s.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control() || !b.is_ascii()) {
-            return Err(err("must not contain spaces, control or non-ASCII characters"));
+        if s.bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control() || !b.is_ascii())
+        {
+            return Err(err(
+                "must not contain spaces, control or non-ASCII characters",
+            ));
         }
         if s.contains('?') || s.contains('#') {
             return Err(err("must not carry a query string or fragment"));
@@ -237,10 +250,19 @@ mod tests {
         assert!("1217752501201407033233368018".parse::<OutTradeNo>().is_ok());
         assert!("abc-_|*".parse::<OutTradeNo>().is_ok());
         assert!("123456".parse::<OutTradeNo>().is_ok());
-        assert!("12345".parse::<OutTradeNo>().is_err(), "v3 needs at least 6");
+        assert!(
+            "12345".parse::<OutTradeNo>().is_err(),
+            "v3 needs at least 6"
+        );
         assert!("a".repeat(32).parse::<OutTradeNo>().is_ok());
         assert!("a".repeat(33).parse::<OutTradeNo>().is_err());
-        for bad in ["order 123", "order#123", "订单123456", "order@123", "order.123"] {
+        for bad in [
+            "order 123",
+            "order#123",
+            "订单123456",
+            "order@123",
+            "order.123",
+        ] {
             let err = bad.parse::<OutTradeNo>().err();
             assert_eq!(err.map(|e| e.kind), Some("out_trade_no"), "{bad:?}");
         }
@@ -261,7 +283,11 @@ mod tests {
         assert!("1230000109".parse::<MchId>().is_ok());
         assert!("12300001a9".parse::<MchId>().is_err());
         assert!("oUpF8uMuAJO_M2pxb1Q9zNjWeS6o".parse::<OpenId>().is_ok());
-        assert!("wx201411101639507cbf6ffd8b0779950874".parse::<PrepayId>().is_ok());
+        assert!(
+            "wx201411101639507cbf6ffd8b0779950874"
+                .parse::<PrepayId>()
+                .is_ok()
+        );
         assert!("prepay id".parse::<PrepayId>().is_err());
     }
 
@@ -275,9 +301,21 @@ mod tests {
 
     #[test]
     fn notify_url_rules() {
-        assert!("https://pay.example.com/notify/ch_1/payment".parse::<NotifyUrl>().is_ok());
-        assert!("http://127.0.0.1:8080/notify/ch_1/payment".parse::<NotifyUrl>().is_ok());
-        assert!("https://pay.example.com/notify?x=1".parse::<NotifyUrl>().is_err());
+        assert!(
+            "https://pay.example.com/notify/ch_1/payment"
+                .parse::<NotifyUrl>()
+                .is_ok()
+        );
+        assert!(
+            "http://127.0.0.1:8080/notify/ch_1/payment"
+                .parse::<NotifyUrl>()
+                .is_ok()
+        );
+        assert!(
+            "https://pay.example.com/notify?x=1"
+                .parse::<NotifyUrl>()
+                .is_err()
+        );
         assert!("ftp://pay.example.com/notify".parse::<NotifyUrl>().is_err());
         assert!("https:///notify".parse::<NotifyUrl>().is_err());
         let long = format!("https://example.com/{}", "a".repeat(240));

@@ -33,9 +33,9 @@ pub use ids::{
 pub use money::{Money, MoneyError};
 pub use provider::{
     ChannelSpec, ClientIp, CreatePayment, HttpReply, Notification, NotificationKind,
-    NotificationOutcome, NotificationRequest, PaySignType, PaymentEvent, PaymentRef,
-    PaymentStatus, Prepay, Provider, ProviderConstructor, ProviderKind, ProviderRegistry,
-    RefundEvent, RefundRequest, RefundStatus, RequestPayment, TradeState, TradeType,
+    NotificationOutcome, NotificationRequest, PaySignType, PaymentEvent, PaymentRef, PaymentStatus,
+    Prepay, Provider, ProviderConstructor, ProviderKind, ProviderRegistry, RefundEvent,
+    RefundRequest, RefundStatus, RequestPayment, TradeState, TradeType,
 };
 pub use state::{
     IllegalTransition, OrderState, RefundState, RefundableError, Transition, check_refund,

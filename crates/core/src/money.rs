@@ -89,7 +89,9 @@ impl Money {
         if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
             return Err(MoneyError::Malformed);
         }
-        s.parse::<i64>().map(Money).map_err(|_| MoneyError::Overflow)
+        s.parse::<i64>()
+            .map(Money)
+            .map_err(|_| MoneyError::Overflow)
     }
 
     pub fn checked_add(self, other: Money) -> Option<Money> {
@@ -148,12 +150,27 @@ mod tests {
     fn rejects_bad_yuan() {
         assert_eq!(Money::parse_yuan("12.345"), Err(MoneyError::TooPrecise));
         assert_eq!(Money::parse_yuan("-1.00"), Err(MoneyError::Negative));
-        for bad in ["", ".5", "1.", "1e3", " 1", "1 ", "+1", "1,00", "１２", "NaN", "1.2.3"] {
-            assert_eq!(Money::parse_yuan(bad), Err(MoneyError::Malformed), "{bad:?}");
+        for bad in [
+            "", ".5", "1.", "1e3", " 1", "1 ", "+1", "1,00", "１２", "NaN", "1.2.3",
+        ] {
+            assert_eq!(
+                Money::parse_yuan(bad),
+                Err(MoneyError::Malformed),
+                "{bad:?}"
+            );
         }
-        assert_eq!(Money::parse_yuan("92233720368547758.08"), Err(MoneyError::Overflow));
-        assert_eq!(Money::parse_yuan("99999999999999999999"), Err(MoneyError::Overflow));
-        assert_eq!(Money::parse_yuan("92233720368547758.07"), Ok(Money(i64::MAX)));
+        assert_eq!(
+            Money::parse_yuan("92233720368547758.08"),
+            Err(MoneyError::Overflow)
+        );
+        assert_eq!(
+            Money::parse_yuan("99999999999999999999"),
+            Err(MoneyError::Overflow)
+        );
+        assert_eq!(
+            Money::parse_yuan("92233720368547758.07"),
+            Ok(Money(i64::MAX))
+        );
     }
 
     #[test]
@@ -162,13 +179,22 @@ mod tests {
         assert_eq!(Money::parse_fen("-1"), Err(MoneyError::Negative));
         assert_eq!(Money::parse_fen("1.0"), Err(MoneyError::Malformed));
         assert_eq!(Money::parse_fen(""), Err(MoneyError::Malformed));
-        assert_eq!(Money::parse_fen("9223372036854775808"), Err(MoneyError::Overflow));
+        assert_eq!(
+            Money::parse_fen("9223372036854775808"),
+            Err(MoneyError::Overflow)
+        );
     }
 
     #[test]
     fn json_is_an_integer_of_fen() {
-        assert_eq!(serde_json::to_string(&Money(1234)).ok().as_deref(), Some("1234"));
-        assert_eq!(serde_json::from_str::<Money>("1234").ok(), Some(Money(1234)));
+        assert_eq!(
+            serde_json::to_string(&Money(1234)).ok().as_deref(),
+            Some("1234")
+        );
+        assert_eq!(
+            serde_json::from_str::<Money>("1234").ok(),
+            Some(Money(1234))
+        );
         assert!(serde_json::from_str::<Money>("12.5").is_err());
         assert!(serde_json::from_str::<Money>("12.0").is_err());
         assert!(serde_json::from_str::<Money>("\"12\"").is_err());

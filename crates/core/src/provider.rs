@@ -43,7 +43,9 @@ impl ProviderKind {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [ProviderKind::WechatV2, ProviderKind::WechatV3].into_iter().find(|k| k.as_str() == s)
+        [ProviderKind::WechatV2, ProviderKind::WechatV3]
+            .into_iter()
+            .find(|k| k.as_str() == s)
     }
 }
 
@@ -75,9 +77,15 @@ pub struct CreatePayment {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Prepay {
     /// Pass to `wx.requestPayment` (after [`Provider::request_payment`] signs it).
-    Jsapi { prepay_id: PrepayId, expires_at: OffsetDateTime },
+    Jsapi {
+        prepay_id: PrepayId,
+        expires_at: OffsetDateTime,
+    },
     /// Render as a QR code.
-    Native { code_url: String, expires_at: OffsetDateTime },
+    Native {
+        code_url: String,
+        expires_at: OffsetDateTime,
+    },
 }
 
 /// The `signType` of `wx.requestPayment`.
@@ -285,8 +293,10 @@ pub trait Provider: Send + Sync + fmt::Debug {
 
     async fn refund(&self, req: RefundRequest) -> Result<RefundStatus, ProviderError>;
 
-    async fn query_refund(&self, out_refund_no: &OutRefundNo)
-    -> Result<RefundStatus, ProviderError>;
+    async fn query_refund(
+        &self,
+        out_refund_no: &OutRefundNo,
+    ) -> Result<RefundStatus, ProviderError>;
 
     /// Verifies, decrypts and normalises a notification. Has no side effects on failure.
     async fn parse_notification(
@@ -378,7 +388,9 @@ impl ProviderRegistry {
         let ctor = self
             .constructors
             .get(&spec.kind)
-            .ok_or(ProviderError::Unsupported("no provider registered for this channel kind"))?;
+            .ok_or(ProviderError::Unsupported(
+                "no provider registered for this channel kind",
+            ))?;
         let provider = ctor(spec)?;
         self.cache.insert(key, provider.clone());
         Ok(provider)
@@ -401,7 +413,11 @@ mod tests {
         async fn create_payment(&self, _: CreatePayment) -> Result<Prepay, ProviderError> {
             Err(ProviderError::Unsupported("create_payment"))
         }
-        fn request_payment(&self, _: &AppId, _: &PrepayId) -> Result<RequestPayment, ProviderError> {
+        fn request_payment(
+            &self,
+            _: &AppId,
+            _: &PrepayId,
+        ) -> Result<RequestPayment, ProviderError> {
             Err(ProviderError::Unsupported("request_payment"))
         }
         async fn query_payment(&self, _: &PaymentRef) -> Result<PaymentStatus, ProviderError> {
@@ -424,13 +440,19 @@ mod tests {
             Err(ProviderError::Unsupported("parse_notification"))
         }
         fn notification_reply(&self, _: &NotificationOutcome) -> HttpReply {
-            HttpReply { status: 500, content_type: "text/plain", body: Vec::new() }
+            HttpReply {
+                status: 500,
+                content_type: "text/plain",
+                body: Vec::new(),
+            }
         }
     }
 
     fn spec(version: i64, kind: ProviderKind) -> ChannelSpec {
         ChannelSpec {
-            channel_id: format!("ch_{}", kind.as_str()).parse().unwrap_or_else(|_| unreachable!()),
+            channel_id: format!("ch_{}", kind.as_str())
+                .parse()
+                .unwrap_or_else(|_| unreachable!()),
             kind,
             mch_id: "1230000109".parse().unwrap_or_else(|_| unreachable!()),
             credentials_version: version,
@@ -454,7 +476,11 @@ mod tests {
         assert!(registry.provider(&spec(1, ProviderKind::WechatV2)).is_ok());
         assert_eq!(built.load(Ordering::SeqCst), 1);
         assert!(registry.provider(&spec(2, ProviderKind::WechatV2)).is_ok());
-        assert_eq!(built.load(Ordering::SeqCst), 2, "a new credentials version rebuilds");
+        assert_eq!(
+            built.load(Ordering::SeqCst),
+            2,
+            "a new credentials version rebuilds"
+        );
         let err = registry.provider(&spec(1, ProviderKind::WechatV3)).err();
         assert_eq!(err.map(|e| e.code()), Some("provider_unsupported"));
     }
@@ -477,7 +503,10 @@ mod tests {
 
     #[test]
     fn kind_names() {
-        assert_eq!(ProviderKind::parse("wechat-v3"), Some(ProviderKind::WechatV3));
+        assert_eq!(
+            ProviderKind::parse("wechat-v3"),
+            Some(ProviderKind::WechatV3)
+        );
         assert_eq!(ProviderKind::parse("alipay"), None);
     }
 }

@@ -104,7 +104,11 @@ impl OrderState {
         if ORDER_TRANSITIONS.contains(&(self, to)) {
             Ok(Transition::Applied)
         } else {
-            Err(IllegalTransition { machine: "order", from: self.as_str(), to: to.as_str() })
+            Err(IllegalTransition {
+                machine: "order",
+                from: self.as_str(),
+                to: to.as_str(),
+            })
         }
     }
 
@@ -169,7 +173,11 @@ impl RefundState {
         if REFUND_TRANSITIONS.contains(&(self, to)) {
             Ok(Transition::Applied)
         } else {
-            Err(IllegalTransition { machine: "refund", from: self.as_str(), to: to.as_str() })
+            Err(IllegalTransition {
+                machine: "refund",
+                from: self.as_str(),
+                to: to.as_str(),
+            })
         }
     }
 
@@ -221,7 +229,10 @@ pub fn check_refund(
     }
     let available = refundable_amount(paid, refunds).unwrap_or(Money::ZERO);
     if requested > available {
-        return Err(RefundableError::Exceeds { requested, available });
+        return Err(RefundableError::Exceeds {
+            requested,
+            available,
+        });
     }
     Ok(())
 }
@@ -271,7 +282,11 @@ mod tests {
         }
         assert_eq!(
             O::Closed.transition_to(O::Paid),
-            Err(IllegalTransition { machine: "order", from: "CLOSED", to: "PAID" })
+            Err(IllegalTransition {
+                machine: "order",
+                from: "CLOSED",
+                to: "PAID"
+            })
         );
         assert!(O::Paid.transition_to(O::Closed).is_err());
         assert!(O::Refunded.transition_to(O::Paid).is_err());
@@ -281,7 +296,10 @@ mod tests {
 
     #[test]
     fn refund_table() {
-        assert_eq!(R::Processing.transition_to(R::Success), Ok(Transition::Applied));
+        assert_eq!(
+            R::Processing.transition_to(R::Success),
+            Ok(Transition::Applied)
+        );
         assert_eq!(R::Success.transition_to(R::Success), Ok(Transition::NoOp));
         assert!(R::Success.transition_to(R::Processing).is_err());
         assert!(R::Closed.transition_to(R::Success).is_err());
@@ -315,11 +333,23 @@ mod tests {
         assert_eq!(check_refund(O::Paid, m(100), refunds, m(50)), Ok(()));
         assert_eq!(
             check_refund(O::Paid, m(100), refunds, m(51)),
-            Err(RefundableError::Exceeds { requested: m(51), available: m(50) })
+            Err(RefundableError::Exceeds {
+                requested: m(51),
+                available: m(50)
+            })
         );
-        assert_eq!(check_refund(O::Pending, m(100), [], m(1)), Err(RefundableError::NotPaid));
-        assert_eq!(check_refund(O::Refunded, m(100), [], m(1)), Err(RefundableError::NotPaid));
-        assert_eq!(check_refund(O::Paid, m(100), [], m(0)), Err(RefundableError::Zero));
+        assert_eq!(
+            check_refund(O::Pending, m(100), [], m(1)),
+            Err(RefundableError::NotPaid)
+        );
+        assert_eq!(
+            check_refund(O::Refunded, m(100), [], m(1)),
+            Err(RefundableError::NotPaid)
+        );
+        assert_eq!(
+            check_refund(O::Paid, m(100), [], m(0)),
+            Err(RefundableError::Zero)
+        );
     }
 
     fn refund_state() -> impl Strategy<Value = RefundState> {

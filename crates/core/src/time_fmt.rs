@@ -23,7 +23,9 @@ pub fn from_v2(s: &str) -> Option<OffsetDateTime> {
     if s.len() != 14 {
         return None;
     }
-    PrimitiveDateTime::parse(s, V2_FORMAT).ok().map(|p| p.assume_offset(BEIJING))
+    PrimitiveDateTime::parse(s, V2_FORMAT)
+        .ok()
+        .map(|p| p.assume_offset(BEIJING))
 }
 
 /// Formats as RFC 3339 in Beijing time, e.g. `2018-06-08T10:34:56+08:00`.
@@ -40,7 +42,9 @@ pub fn from_rfc3339(s: &str) -> Option<OffsetDateTime> {
 
 /// Formats as RFC 3339 UTC (`…Z`), paygate's own API format.
 pub fn to_utc_rfc3339(t: OffsetDateTime) -> String {
-    t.to_offset(UtcOffset::UTC).format(&Rfc3339).unwrap_or_default()
+    t.to_offset(UtcOffset::UTC)
+        .format(&Rfc3339)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -61,7 +65,13 @@ mod tests {
     fn v3_is_rfc3339_with_plus_eight() {
         let t = datetime!(2018-06-08 02:34:56.25 UTC);
         assert_eq!(to_v3(t), "2018-06-08T10:34:56+08:00");
-        assert_eq!(from_rfc3339("2018-06-08T10:34:56+08:00"), Some(datetime!(2018-06-08 02:34:56 UTC)));
-        assert_eq!(to_utc_rfc3339(datetime!(2018-06-08 10:34:56 +8)), "2018-06-08T02:34:56Z");
+        assert_eq!(
+            from_rfc3339("2018-06-08T10:34:56+08:00"),
+            Some(datetime!(2018-06-08 02:34:56 UTC))
+        );
+        assert_eq!(
+            to_utc_rfc3339(datetime!(2018-06-08 10:34:56 +8)),
+            "2018-06-08T02:34:56Z"
+        );
     }
 }
