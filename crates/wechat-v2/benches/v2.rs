@@ -14,7 +14,11 @@ fn notify_fields() -> Fields {
     let all: serde_json::Value = serde_json::from_str(VECTORS).unwrap_or_default();
     all["v2_notify_fixture"]["fields"]
         .as_object()
-        .map(|o| o.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect())
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -23,8 +27,12 @@ fn v2(c: &mut Criterion) {
     let fields = notify_fields();
     assert!(fields.len() > 10, "fixture fields loaded");
 
-    c.bench_function("v2/sign/md5", |b| b.iter(|| sign(black_box(&fields), &key, SignType::Md5)));
-    c.bench_function("v2/sign/hmac-sha256", |b| b.iter(|| sign(black_box(&fields), &key, SignType::HmacSha256)));
+    c.bench_function("v2/sign/md5", |b| {
+        b.iter(|| sign(black_box(&fields), &key, SignType::Md5))
+    });
+    c.bench_function("v2/sign/hmac-sha256", |b| {
+        b.iter(|| sign(black_box(&fields), &key, SignType::HmacSha256))
+    });
 
     for t in [SignType::Md5, SignType::HmacSha256] {
         let mut signed = fields.clone();
@@ -36,14 +44,20 @@ fn v2(c: &mut Criterion) {
     let mut signed = fields.clone();
     signed.insert("sign".into(), sign(&fields, &key, SignType::Md5));
     let body = xml::encode(&signed);
-    c.bench_function("v2/xml/encode", |b| b.iter(|| xml::encode(black_box(&signed))));
-    c.bench_function("v2/xml/decode", |b| b.iter(|| xml::decode(black_box(body.as_bytes()))));
+    c.bench_function("v2/xml/encode", |b| {
+        b.iter(|| xml::encode(black_box(&signed)))
+    });
+    c.bench_function("v2/xml/decode", |b| {
+        b.iter(|| xml::decode(black_box(body.as_bytes())))
+    });
     c.bench_function("v2/notify/decode+verify", |b| {
         b.iter(|| xml::decode(black_box(body.as_bytes())).map(|f| verify(&f, &key, SignType::Md5)))
     });
 
     let req_info = encrypt_req_info(&fields, &key);
-    c.bench_function("v2/req_info/decrypt", |b| b.iter(|| decrypt_req_info(black_box(&req_info), &key)));
+    c.bench_function("v2/req_info/decrypt", |b| {
+        b.iter(|| decrypt_req_info(black_box(&req_info), &key))
+    });
 }
 
 criterion_group!(benches, v2);

@@ -50,6 +50,9 @@ pub enum XmlError {
 }
 
 /// Encodes `fields` under a `<xml>` root.
+///
+/// Field names are written as they are: they come from this crate and its callers (WeChat's
+/// documented names), never from untrusted input, and must be XML names.
 pub fn encode(fields: &Fields) -> String {
     encode_with_root("xml", fields)
 }

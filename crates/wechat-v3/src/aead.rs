@@ -3,6 +3,10 @@
 //! The APIv3 key is used as its 32 raw ASCII bytes (no hex or base64 decoding); the nonce and the
 //! associated data are the resource's strings as bytes; the ciphertext is base64 with the 16-byte
 //! tag at the end. A 16-byte key (AES-128, as in some SDK tests) is refused, never "fixed".
+//!
+//! aws-lc-rs's AEAD is used rather than the `aes-gcm` crate so that this crate has a single
+//! crypto library (it already signs with it); WeChat's nonces are always 12 bytes, which is all
+//! it accepts. The key schedule is computed once per [`ApiV3Key`], not per message.
 
 use std::fmt;
 

@@ -28,6 +28,10 @@ fn doctype_and_entities_are_refused() {
     let plain_doctype = "<!DOCTYPE xml><xml><a>1</a></xml>";
     assert_eq!(decode(plain_doctype.as_bytes()), Err(XmlError::Doctype));
 
+    // Wherever it appears.
+    let late = r#"<xml><a>1</a><!DOCTYPE x [<!ENTITY y "z">]></xml>"#;
+    assert_eq!(decode(late.as_bytes()), Err(XmlError::Doctype));
+
     // Without a DTD, an undeclared entity is never resolved, only refused.
     assert_eq!(
         decode(b"<xml><a>&xxe;</a></xml>"),

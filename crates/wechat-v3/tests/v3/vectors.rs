@@ -314,3 +314,17 @@ fn base64_encode(b: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(b)
 }
+
+proptest::proptest! {
+    #[test]
+    fn authorization_header_round_trips(
+        mchid in "[0-9]{1,32}",
+        nonce in "[0-9A-Za-z]{1,32}",
+        signature in "[A-Za-z0-9+/]{0,400}={0,2}",
+        timestamp in "[0-9]{1,12}",
+        serial in "[0-9A-F]{1,40}",
+    ) {
+        let p = AuthorizationParams { mchid, nonce_str: nonce, signature, timestamp, serial_no: serial };
+        proptest::prop_assert_eq!(parse_authorization(&authorization_header(&p)), Ok(p));
+    }
+}
