@@ -7,20 +7,27 @@ use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use paygate_core::ManualClock;
-use paygate_miniprogram::{AppCredentials, MiniProgramClient, MiniProgramConfig, decrypt_encrypted_data};
+use paygate_miniprogram::{
+    AppCredentials, MiniProgramClient, MiniProgramConfig, decrypt_encrypted_data,
+};
 use secrecy::SecretString;
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn cached_token(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
     let server = rt.block_on(MockServer::start());
     rt.block_on(
         Mock::given(method("POST"))
             .and(path("/cgi-bin/stable_token"))
             .respond_with(
-                ResponseTemplate::new(200).set_body_json(json!({"access_token": "TOKEN", "expires_in": 7200})),
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"access_token": "TOKEN", "expires_in": 7200})),
             )
             .expect(1)
             .mount(&server),

@@ -11,7 +11,8 @@
 //! - [`phone`]: `getuserphonenumber`, with the watermark's appid checked.
 //! - [`crypto`]: `encryptedData` decryption (AES-128-CBC), pure.
 //! - [`error`]: [`MiniProgramError`], WeChat's `errcode`s as typed variants with stable codes.
-//! - [`http`](crate::http) (private): the one place that does I/O.
+//! - `http` (private): the one place that does I/O; no URL (secrets ride in query strings)
+//!   ever reaches an error or a log line.
 //!
 //! ## Multi-tenant design
 //!

@@ -8,6 +8,7 @@
 
 mod login;
 mod phone;
+mod sim;
 mod token;
 mod wxacode;
 
