@@ -8,11 +8,17 @@
 use std::io::Write;
 
 fn main() -> anyhow::Result<()> {
-    let mut config = paygate_sim::SimConfig { auto_settle_refunds: None, ..Default::default() };
+    let mut config = paygate_sim::SimConfig {
+        auto_settle_refunds: None,
+        ..Default::default()
+    };
     let mut ca_out = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        let mut value = || args.next().ok_or_else(|| anyhow::anyhow!("{a} needs a value"));
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| anyhow::anyhow!("{a} needs a value"))
+        };
         match a.as_str() {
             "--listen" => config.listen = value()?.parse()?,
             "--tls-listen" => config.tls_listen = value()?.parse()?,

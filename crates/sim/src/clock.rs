@@ -38,7 +38,11 @@ impl SimClock {
 
     fn new(start: OffsetDateTime, frozen: bool) -> Self {
         SimClock {
-            inner: Arc::new(Mutex::new(Anchor { time: start, at: Instant::now(), frozen })),
+            inner: Arc::new(Mutex::new(Anchor {
+                time: start,
+                at: Instant::now(),
+                frozen,
+            })),
         }
     }
 
@@ -56,7 +60,10 @@ impl SimClock {
     }
 
     pub fn is_frozen(&self) -> bool {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner).frozen
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .frozen
     }
 }
 

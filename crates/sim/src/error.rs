@@ -5,7 +5,10 @@
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
     #[error("could not bind {addr}: {source}")]
-    Bind { addr: std::net::SocketAddr, source: std::io::Error },
+    Bind {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
     #[error("TLS setup failed: {0}")]
     Tls(String),
     /// A control-API request is invalid.

@@ -78,16 +78,25 @@ pub struct Faults {
 impl Faults {
     pub fn add(&self, spec: FaultSpec) {
         if spec.count > 0 {
-            self.inner.lock().unwrap_or_else(PoisonError::into_inner).push(spec);
+            self.inner
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(spec);
         }
     }
 
     pub fn list(&self) -> Vec<FaultSpec> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     pub fn clear(&self) {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner).clear();
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 
     /// Consumes one request fault matching this call, oldest first.
@@ -144,7 +153,12 @@ mod tests {
     #[test]
     fn faults_fire_exactly_count_times_and_only_where_aimed() {
         let f = Faults::default();
-        f.add(spec(FaultKind::SystemError, Some("/pay/unifiedorder"), Some("1"), 2));
+        f.add(spec(
+            FaultKind::SystemError,
+            Some("/pay/unifiedorder"),
+            Some("1"),
+            2,
+        ));
         assert_eq!(f.take_request("/pay/orderquery", Some("1")), None);
         assert_eq!(f.take_request("/pay/unifiedorder", Some("2")), None);
         assert!(f.take_request("/pay/unifiedorder", Some("1")).is_some());

@@ -81,11 +81,17 @@ impl http_body::Body for BrokenBody {
 pub fn dropped() -> Response {
     let mut r = Response::new(Body::new(BrokenBody));
     // A length the body never delivers makes even a lenient client notice the cut.
-    r.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from_static("1024"));
+    r.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from_static("1024"));
     r
 }
 
 /// A JSON response with the given status.
 pub fn json(status: StatusCode, value: &serde_json::Value) -> Response {
-    (status, [(header::CONTENT_TYPE, "application/json")], value.to_string()).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        value.to_string(),
+    )
+        .into_response()
 }

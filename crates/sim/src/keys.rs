@@ -9,7 +9,8 @@ use paygate_wechat_v3::cert::parse_certificate_pem;
 use paygate_wechat_v3::sign::RsaSigner;
 use paygate_wechat_v3::verify::RsaVerifier;
 use rcgen::{
-    CertificateParams, DistinguishedName, DnType, KeyPair, PKCS_RSA_SHA256, PublicKeyData, SerialNumber,
+    CertificateParams, DistinguishedName, DnType, KeyPair, PKCS_RSA_SHA256, PublicKeyData,
+    SerialNumber,
 };
 use time::OffsetDateTime;
 
@@ -36,7 +37,12 @@ impl MerchantKeys {
         let cert_der = pem::parse(pem_text)
             .map_err(|e| SimError::BadRequest(format!("merchant certificate: {e}")))?
             .into_contents();
-        Ok(MerchantKeys { cert_pem: pem_text.to_owned(), cert_der, serial: info.serial, verifier })
+        Ok(MerchantKeys {
+            cert_pem: pem_text.to_owned(),
+            cert_der,
+            serial: info.serial,
+            verifier,
+        })
     }
 }
 
@@ -88,7 +94,10 @@ impl PlatformKeys {
         dn.push(DnType::CountryName, "CN");
         dn.push(DnType::LocalityName, "ShenZhen");
         dn.push(DnType::OrganizationName, "Tenpay.com");
-        dn.push(DnType::OrganizationalUnitName, "Tenpay.com CA Center (paygate simulator)");
+        dn.push(
+            DnType::OrganizationalUnitName,
+            "Tenpay.com CA Center (paygate simulator)",
+        );
         dn.push(DnType::CommonName, "Tenpay.com sign");
         params.distinguished_name = dn;
         let effective_time = now.replace_nanosecond(0).unwrap_or(now);
@@ -103,7 +112,11 @@ impl PlatformKeys {
         let serial = parse_certificate_pem(&cert_pem)
             .map_err(|e| SimError::Internal(format!("platform certificate: {e}")))?
             .serial;
-        let public_key_pem = pem::encode(&pem::Pem::new("PUBLIC KEY", pk_key.subject_public_key_info()));
+        // LF line endings, like the `pub_key.pem` WeChat hands out (some SDKs choke on CRLF).
+        let public_key_pem = pem::encode_config(
+            &pem::Pem::new("PUBLIC KEY", pk_key.subject_public_key_info()),
+            pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+        );
         Ok(PlatformKeys {
             signer,
             public_key_signer,

@@ -30,6 +30,11 @@
 //! # Ok(()) }
 //! ```
 
+#![expect(
+    clippy::result_large_err,
+    reason = "handlers short-circuit with a finished WeChat-format response; it is built once per request"
+)]
+
 pub mod clock;
 pub mod control;
 pub mod error;
@@ -106,7 +111,12 @@ impl SimConfig {
     /// Deterministic: frozen clock at the wall clock's now, no background delivery, refunds
     /// settle only when told.
     pub fn for_tests() -> Self {
-        SimConfig { frozen_clock: true, auto_deliver: false, auto_settle_refunds: None, ..Self::default() }
+        SimConfig {
+            frozen_clock: true,
+            auto_deliver: false,
+            auto_settle_refunds: None,
+            ..Self::default()
+        }
     }
 }
 
@@ -117,8 +127,14 @@ pub struct Simulator;
 impl Simulator {
     /// Binds both listeners and starts serving; returns once they accept connections.
     pub async fn spawn(config: SimConfig) -> Result<RunningSim, SimError> {
-        let start = config.start_time.unwrap_or_else(time::OffsetDateTime::now_utc);
-        let clock = if config.frozen_clock { SimClock::frozen(start) } else { SimClock::running(start) };
+        let start = config
+            .start_time
+            .unwrap_or_else(time::OffsetDateTime::now_utc);
+        let clock = if config.frozen_clock {
+            SimClock::frozen(start)
+        } else {
+            SimClock::running(start)
+        };
         let sim = Sim::new(
             clock,
             config.seed,
@@ -130,18 +146,33 @@ impl Simulator {
         );
         let plain = TcpListener::bind(config.listen)
             .await
-            .map_err(|source| SimError::Bind { addr: config.listen, source })?;
+            .map_err(|source| SimError::Bind {
+                addr: config.listen,
+                source,
+            })?;
         let tls_listener = TcpListener::bind(config.tls_listen)
             .await
-            .map_err(|source| SimError::Bind { addr: config.tls_listen, source })?;
-        let addr = plain.local_addr().map_err(|e| SimError::Internal(e.to_string()))?;
-        let tls_addr = tls_listener.local_addr().map_err(|e| SimError::Internal(e.to_string()))?;
+            .map_err(|source| SimError::Bind {
+                addr: config.tls_listen,
+                source,
+            })?;
+        let addr = plain
+            .local_addr()
+            .map_err(|e| SimError::Internal(e.to_string()))?;
+        let tls_addr = tls_listener
+            .local_addr()
+            .map_err(|e| SimError::Internal(e.to_string()))?;
         let identity = tls::server_identity(sim.clone())?;
         let (stop_tx, stop_rx) = watch::channel(false);
         let app = server::app(sim.clone());
         let mut tasks = vec![
             tokio::spawn(server::serve_plain(plain, app.clone(), stop_rx.clone())),
-            tokio::spawn(server::serve_tls(tls_listener, app, identity.config, stop_rx.clone())),
+            tokio::spawn(server::serve_tls(
+                tls_listener,
+                app,
+                identity.config,
+                stop_rx.clone(),
+            )),
         ];
         if config.auto_deliver {
             let sim = sim.clone();

@@ -18,8 +18,9 @@ use crate::faults::FaultKind;
 use crate::state::{Api, Sim, World};
 
 /// The official retry intervals after the first attempt, in seconds (15 retries, 24 h 4 min).
-pub const RETRY_SCHEDULE_SECS: [i64; 15] =
-    [15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600];
+pub const RETRY_SCHEDULE_SECS: [i64; 15] = [
+    15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600,
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -70,6 +71,10 @@ pub struct NotificationRecord {
 
 /// Queues a notification for `mch_id` whose first attempt is due now, applying any injected
 /// notification fault and, for v3 merchants that asked for them, a probe first.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call per event kind, each field named at the call"
+)]
 pub fn enqueue(
     sim: &Sim,
     world: &mut World,
@@ -81,28 +86,53 @@ pub fn enqueue(
     body: String,
 ) {
     let now = sim.now();
-    let probes = api == Api::V3 && world.merchants.get(mch_id).is_some_and(|m| m.signtest_probes);
+    let probes = api == Api::V3
+        && world
+            .merchants
+            .get(mch_id)
+            .is_some_and(|m| m.signtest_probes);
     if probes {
-        push(world, kind, api, mch_id, url, format!("{event_id}-probe"), body.clone(), now, |r| {
-            r.probe = true;
-        });
+        push(
+            world,
+            kind,
+            api,
+            mch_id,
+            url,
+            format!("{event_id}-probe"),
+            body.clone(),
+            now,
+            |r| {
+                r.probe = true;
+            },
+        );
     }
     let fault = sim.faults.take_notification(mch_id);
-    push(world, kind, api, mch_id, url, event_id, body, now, |r| match fault.as_ref().map(|f| (f.kind, f.delay_ms)) {
-        Some((FaultKind::NotificationLost, _)) => {
-            r.lost = true;
-            r.next_attempt_at = None;
-        }
-        Some((FaultKind::NotificationDuplicate, _)) => r.duplicated = true,
-        Some((FaultKind::NotificationReorder, ms)) => {
-            let hold = if ms == 0 { 30_000 } else { ms };
-            r.next_attempt_at = Some(now + Duration::milliseconds(i64::try_from(hold).unwrap_or(30_000)));
-        }
-        _ => {}
-    });
+    push(
+        world,
+        kind,
+        api,
+        mch_id,
+        url,
+        event_id,
+        body,
+        now,
+        |r| match fault.as_ref().map(|f| (f.kind, f.delay_ms)) {
+            Some((FaultKind::NotificationLost, _)) => {
+                r.lost = true;
+                r.next_attempt_at = None;
+            }
+            Some((FaultKind::NotificationDuplicate, _)) => r.duplicated = true,
+            Some((FaultKind::NotificationReorder, ms)) => {
+                let hold = if ms == 0 { 30_000 } else { ms };
+                r.next_attempt_at =
+                    Some(now + Duration::milliseconds(i64::try_from(hold).unwrap_or(30_000)));
+            }
+            _ => {}
+        },
+    );
 }
 
-#[allow(clippy::too_many_arguments)]
+#[expect(clippy::too_many_arguments, reason = "private helper of enqueue")]
 fn push(
     world: &mut World,
     kind: NotificationKind,
@@ -172,13 +202,24 @@ pub async fn run_due(sim: &Sim) -> usize {
         due.sort_by_key(|i| world.notifications.get(*i).and_then(|r| r.next_attempt_at));
         let mut out = Vec::new();
         for i in due {
-            let Some(r) = world.notifications.get(i).cloned() else { continue };
+            let Some(r) = world.notifications.get(i).cloned() else {
+                continue;
+            };
             let (headers, serial) = match r.api {
-                Api::V2 => (vec![("Content-Type".to_owned(), "text/xml".to_owned())], None),
+                Api::V2 => (
+                    vec![("Content-Type".to_owned(), "text/xml".to_owned())],
+                    None,
+                ),
                 Api::V3 => {
-                    let Some(m) = world.merchants.get_mut(&r.mch_id) else { continue };
-                    let signed = crate::v3::signing::sign_headers(sim, m, r.body.as_bytes(), r.probe);
-                    let serial = signed.iter().find(|(k, _)| k == "Wechatpay-Serial").map(|(_, v)| v.clone());
+                    let Some(m) = world.merchants.get_mut(&r.mch_id) else {
+                        continue;
+                    };
+                    let signed =
+                        crate::v3::signing::sign_headers(sim, m, r.body.as_bytes(), r.probe);
+                    let serial = signed
+                        .iter()
+                        .find(|(k, _)| k == "Wechatpay-Serial")
+                        .map(|(_, v)| v.clone());
                     let mut h = vec![("Content-Type".to_owned(), "application/json".to_owned())];
                     h.extend(signed);
                     (h, serial)
@@ -218,14 +259,18 @@ pub async fn run_due(sim: &Sim) -> usize {
             sent += 1;
             last = Some(result);
         }
-        let Some((status, reply, error)) = last else { continue };
+        let Some((status, reply, error)) = last else {
+            continue;
+        };
         let acknowledged = match (o.api, status) {
             (Api::V3, Some(200 | 204)) => true,
             (Api::V2, Some(200)) => v2_reply_is_success(&reply),
             _ => false,
         };
         let mut world = sim.world();
-        let Some(r) = world.notifications.get_mut(o.index) else { continue };
+        let Some(r) = world.notifications.get_mut(o.index) else {
+            continue;
+        };
         r.attempts.push(Attempt {
             at: paygate_core::time_fmt::to_utc_rfc3339(now),
             at_unix: now.unix_timestamp(),
@@ -275,7 +320,9 @@ mod tests {
         assert!(v2_reply_is_success(
             "<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>"
         ));
-        assert!(!v2_reply_is_success("<xml><return_code>FAIL</return_code></xml>"));
+        assert!(!v2_reply_is_success(
+            "<xml><return_code>FAIL</return_code></xml>"
+        ));
         assert!(!v2_reply_is_success("SUCCESS"));
         assert!(!v2_reply_is_success(""));
     }

@@ -96,7 +96,11 @@ pub fn place_order(sim: &Sim, world: &mut World, new: NewOrder) -> Result<Order,
         } else {
             existing.notify_url = new.notify_url;
         }
-        return world.orders.get(&key).cloned().ok_or(PlaceError::OrderClosed);
+        return world
+            .orders
+            .get(&key)
+            .cloned()
+            .ok_or(PlaceError::OrderClosed);
     }
     let (prepay_id, code_url) = new_handles(sim, new.trade_kind, now);
     let order = Order {
@@ -130,14 +134,28 @@ pub fn place_order(sim: &Sim, world: &mut World, new: NewOrder) -> Result<Order,
     Ok(order)
 }
 
-fn new_handles(sim: &Sim, kind: TradeKind, now: OffsetDateTime) -> (Option<String>, Option<String>) {
+fn new_handles(
+    sim: &Sim,
+    kind: TradeKind,
+    now: OffsetDateTime,
+) -> (Option<String>, Option<String>) {
     match kind {
         TradeKind::Jsapi => {
             // wx + Beijing yyyyMMddHHmmss + 20 hex, like wx201411101639507cbf6ffd8b0779950874.
-            let id = format!("wx{}{}", time_fmt::to_v2(now), sim.random_from(b"0123456789abcdef", 20));
+            let id = format!(
+                "wx{}{}",
+                time_fmt::to_v2(now),
+                sim.random_from(b"0123456789abcdef", 20)
+            );
             (Some(id), None)
         }
-        TradeKind::Native => (None, Some(format!("weixin://wxpay/bizpayurl?pr={}", sim.random_alnum(7)))),
+        TradeKind::Native => (
+            None,
+            Some(format!(
+                "weixin://wxpay/bizpayurl?pr={}",
+                sim.random_alnum(7)
+            )),
+        ),
     }
 }
 
@@ -161,8 +179,16 @@ pub enum PayError {
 }
 
 /// Checks that the order behind `handle` (prepay id or code_url) can be paid now.
-pub fn payable(world: &World, handle: &str, now: OffsetDateTime) -> Result<(String, String), PayError> {
-    let key = world.prepays.get(handle).cloned().ok_or(PayError::UnknownPrepay)?;
+pub fn payable(
+    world: &World,
+    handle: &str,
+    now: OffsetDateTime,
+) -> Result<(String, String), PayError> {
+    let key = world
+        .prepays
+        .get(handle)
+        .cloned()
+        .ok_or(PayError::UnknownPrepay)?;
     let order = world.orders.get(&key).ok_or(PayError::UnknownPrepay)?;
     match order.state {
         TradeState::Success | TradeState::Refund => return Err(PayError::AlreadyPaid),
@@ -181,8 +207,14 @@ pub fn payable(world: &World, handle: &str, now: OffsetDateTime) -> Result<(Stri
 /// The user paid: the order becomes SUCCESS and the payment notification is queued.
 pub fn settle_payment(sim: &Sim, world: &mut World, key: &(String, String), openid: &str) {
     let now = sim.now();
-    let transaction_id = format!("4200{}{}", &time_fmt::to_v2(now)[..8], sim.random_digits(16));
-    let Some(order) = world.orders.get_mut(key) else { return };
+    let transaction_id = format!(
+        "4200{}{}",
+        &time_fmt::to_v2(now)[..8],
+        sim.random_digits(16)
+    );
+    let Some(order) = world.orders.get_mut(key) else {
+        return;
+    };
     order.state = TradeState::Success;
     order.transaction_id = Some(transaction_id.clone());
     order.success_time = Some(now);
@@ -191,9 +223,26 @@ pub fn settle_payment(sim: &Sim, world: &mut World, key: &(String, String), open
     world.transactions.insert(transaction_id, key.clone());
     let (event_id, body) = match order.api {
         Api::V2 => v2_payment_notification(sim, world, &order),
-        Api::V3 => v3_notification(sim, world, &order.mch_id, "TRANSACTION.SUCCESS", "支付成功", "transaction", &transaction_json(&order)),
+        Api::V3 => v3_notification(
+            sim,
+            world,
+            &order.mch_id,
+            "TRANSACTION.SUCCESS",
+            "支付成功",
+            "transaction",
+            &transaction_json(&order),
+        ),
     };
-    notify::enqueue(sim, world, NotificationKind::Payment, order.api, &order.mch_id, &order.notify_url, event_id, body);
+    notify::enqueue(
+        sim,
+        world,
+        NotificationKind::Payment,
+        order.api,
+        &order.mch_id,
+        &order.notify_url,
+        event_id,
+        body,
+    );
 }
 
 /// The payment failed at the bank: PAYERROR, and WeChat notifies nothing.
@@ -215,7 +264,9 @@ pub fn transaction_json(o: &Order) -> serde_json::Value {
         "trade_state_desc": o.state.desc(),
         "amount": { "total": o.total, "currency": "CNY" },
     });
-    let Some(obj) = v.as_object_mut() else { return v };
+    let Some(obj) = v.as_object_mut() else {
+        return v;
+    };
     if let Some(a) = &o.attach {
         obj.insert("attach".into(), a.clone().into());
     }
@@ -289,7 +340,11 @@ fn v2_payment_notification(sim: &Sim, world: &World, o: &Order) -> (String, Stri
         f.insert("sign_type".into(), "HMAC-SHA256".into());
     }
     if let Some(m) = world.merchants.get(&o.mch_id) {
-        paygate_wechat_v2::sign::sign_in_place(&mut f, &ApiKey::new(m.v2_key.clone()), crate::v2::sign_type(t));
+        paygate_wechat_v2::sign::sign_in_place(
+            &mut f,
+            &ApiKey::new(m.v2_key.clone()),
+            crate::v2::sign_type(t),
+        );
     }
     let event = o.transaction_id.clone().unwrap_or_default();
     (event, paygate_wechat_v2::xml::encode(&f))
@@ -312,7 +367,13 @@ fn v3_notification(
         .get(mch_id)
         .and_then(|m| paygate_wechat_v3::aead::ApiV3Key::new(m.v3_key.as_bytes()).ok())
         .and_then(|k| {
-            paygate_wechat_v3::aead::encrypt(&k, nonce.as_bytes(), original_type.as_bytes(), plain.to_string().as_bytes()).ok()
+            paygate_wechat_v3::aead::encrypt(
+                &k,
+                nonce.as_bytes(),
+                original_type.as_bytes(),
+                plain.to_string().as_bytes(),
+            )
+            .ok()
         })
         .unwrap_or_default();
     let id = format!(
@@ -375,16 +436,30 @@ pub enum RefundError {
 /// `out_refund_no` with the same amounts.
 pub fn create_refund(sim: &Sim, world: &mut World, r: NewRefund) -> Result<Refund, RefundError> {
     let key = match (&r.transaction_id, &r.out_trade_no) {
-        (Some(t), _) => world.transactions.get(t).cloned().ok_or(RefundError::OrderNotFound)?,
+        (Some(t), _) => world
+            .transactions
+            .get(t)
+            .cloned()
+            .ok_or(RefundError::OrderNotFound)?,
         (None, Some(o)) => (r.mch_id.clone(), o.clone()),
         (None, None) => return Err(RefundError::OrderNotFound),
     };
-    let order = world.orders.get(&key).filter(|o| o.mch_id == r.mch_id).ok_or(RefundError::OrderNotFound)?;
+    let order = world
+        .orders
+        .get(&key)
+        .filter(|o| o.mch_id == r.mch_id)
+        .ok_or(RefundError::OrderNotFound)?;
     if !order.state.is_paid() {
         return Err(RefundError::OrderNotFound);
     }
-    if let Some(existing) = world.refunds.get(&(r.mch_id.clone(), r.out_refund_no.clone())) {
-        if existing.out_trade_no == order.out_trade_no && existing.refund == r.refund && existing.total == r.total {
+    if let Some(existing) = world
+        .refunds
+        .get(&(r.mch_id.clone(), r.out_refund_no.clone()))
+    {
+        if existing.out_trade_no == order.out_trade_no
+            && existing.refund == r.refund
+            && existing.total == r.total
+        {
             return Ok(existing.clone());
         }
         return Err(RefundError::OutRefundNoUsed);
@@ -399,7 +474,11 @@ pub fn create_refund(sim: &Sim, world: &mut World, r: NewRefund) -> Result<Refun
     if refunds.len() >= MAX_REFUNDS_PER_ORDER {
         return Err(RefundError::TooMany);
     }
-    let held: i64 = refunds.iter().filter(|x| x.state.holds_money()).map(|x| x.refund).sum();
+    let held: i64 = refunds
+        .iter()
+        .filter(|x| x.state.holds_money())
+        .map(|x| x.refund)
+        .sum();
     if r.refund > order.total - held {
         return Err(RefundError::TooMuch);
     }
@@ -408,7 +487,11 @@ pub fn create_refund(sim: &Sim, world: &mut World, r: NewRefund) -> Result<Refun
         api: r.api,
         mch_id: r.mch_id.clone(),
         out_refund_no: r.out_refund_no.clone(),
-        refund_id: format!("5030{}{}", &time_fmt::to_v2(now)[..8], sim.random_digits(17)),
+        refund_id: format!(
+            "5030{}{}",
+            &time_fmt::to_v2(now)[..8],
+            sim.random_digits(17)
+        ),
         out_trade_no: order.out_trade_no.clone(),
         transaction_id: order.transaction_id.clone().unwrap_or_default(),
         total: order.total,
@@ -422,12 +505,18 @@ pub fn create_refund(sim: &Sim, world: &mut World, r: NewRefund) -> Result<Refun
     if let Some(o) = world.orders.get_mut(&key) {
         o.state = TradeState::Refund;
     }
-    world.refunds.insert((r.mch_id, r.out_refund_no), refund.clone());
+    world
+        .refunds
+        .insert((r.mch_id, r.out_refund_no), refund.clone());
     Ok(refund)
 }
 
 /// Finds a refund by out_refund_no alone (the control API does not know the merchant).
-pub fn find_refund_key(world: &World, mch_id: Option<&str>, out_refund_no: &str) -> Option<(String, String)> {
+pub fn find_refund_key(
+    world: &World,
+    mch_id: Option<&str>,
+    out_refund_no: &str,
+) -> Option<(String, String)> {
     world
         .refunds
         .keys()
@@ -436,7 +525,12 @@ pub fn find_refund_key(world: &World, mch_id: Option<&str>, out_refund_no: &str)
 }
 
 /// Moves a PROCESSING refund to its final state and queues its notification.
-pub fn settle_refund(sim: &Sim, world: &mut World, key: &(String, String), to: RefundState) -> Result<Refund, &'static str> {
+pub fn settle_refund(
+    sim: &Sim,
+    world: &mut World,
+    key: &(String, String),
+    to: RefundState,
+) -> Result<Refund, &'static str> {
     let now = sim.now();
     let refund = world.refunds.get_mut(key).ok_or("no such refund")?;
     if refund.state != RefundState::Processing {
@@ -459,10 +553,27 @@ pub fn settle_refund(sim: &Sim, world: &mut World, key: &(String, String), to: R
                     RefundState::Abnormal => ("REFUND.ABNORMAL", "退款异常"),
                     _ => ("REFUND.CLOSED", "退款关闭"),
                 };
-                v3_notification(sim, world, &refund.mch_id, event, summary, "refund", &refund_notice_json(&refund))
+                v3_notification(
+                    sim,
+                    world,
+                    &refund.mch_id,
+                    event,
+                    summary,
+                    "refund",
+                    &refund_notice_json(&refund),
+                )
             }
         };
-        notify::enqueue(sim, world, NotificationKind::Refund, refund.api, &refund.mch_id, &url, event_id, body);
+        notify::enqueue(
+            sim,
+            world,
+            NotificationKind::Refund,
+            refund.api,
+            &refund.mch_id,
+            &url,
+            event_id,
+            body,
+        );
     }
     Ok(refund)
 }
@@ -510,8 +621,13 @@ pub fn refund_json(r: &Refund) -> serde_json::Value {
 }
 
 fn v2_refund_notification(sim: &Sim, world: &World, r: &Refund) -> (String, String) {
-    let Some(m) = world.merchants.get(&r.mch_id) else { return (r.refund_id.clone(), String::new()) };
-    let appid = world.order(&r.mch_id, &r.out_trade_no).map(|o| o.appid.clone()).unwrap_or_default();
+    let Some(m) = world.merchants.get(&r.mch_id) else {
+        return (r.refund_id.clone(), String::new());
+    };
+    let appid = world
+        .order(&r.mch_id, &r.out_trade_no)
+        .map(|o| o.appid.clone())
+        .unwrap_or_default();
     let mut inner = Fields::new();
     for (k, v) in [
         ("transaction_id", r.transaction_id.clone()),
@@ -534,10 +650,19 @@ fn v2_refund_notification(sim: &Sim, world: &World, r: &Refund) -> (String, Stri
         let bj = t.to_offset(time_fmt::BEIJING);
         inner.insert(
             "success_time".into(),
-            format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", bj.year(), u8::from(bj.month()), bj.day(), bj.hour(), bj.minute(), bj.second()),
+            format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+                bj.year(),
+                u8::from(bj.month()),
+                bj.day(),
+                bj.hour(),
+                bj.minute(),
+                bj.second()
+            ),
         );
     }
-    let req_info = paygate_wechat_v2::refund_notify::encrypt_req_info(&inner, &ApiKey::new(m.v2_key.clone()));
+    let req_info =
+        paygate_wechat_v2::refund_notify::encrypt_req_info(&inner, &ApiKey::new(m.v2_key.clone()));
     let mut outer = Fields::new();
     outer.insert("return_code".into(), "SUCCESS".into());
     outer.insert("appid".into(), appid);
@@ -549,7 +674,9 @@ fn v2_refund_notification(sim: &Sim, world: &World, r: &Refund) -> (String, Stri
 
 /// Settles PROCESSING refunds older than `auto_settle_refunds` as SUCCESS.
 pub fn settle_due_refunds(sim: &Sim) {
-    let Some(after) = sim.settings.auto_settle_refunds else { return };
+    let Some(after) = sim.settings.auto_settle_refunds else {
+        return;
+    };
     let now = sim.now();
     let mut world = sim.world();
     let due: Vec<(String, String)> = world

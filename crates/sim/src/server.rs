@@ -33,7 +33,10 @@ pub async fn serve_plain(listener: TcpListener, app: Router, mut stop: watch::Re
     let shutdown = async move {
         let _ = stop.wait_for(|s| *s).await;
     };
-    if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+    {
         tracing::error!(error = %e, "simulator HTTP listener failed");
     }
 }
@@ -57,8 +60,15 @@ pub async fn serve_tls(
         let app = app.clone();
         tokio::spawn(async move {
             // A refused certificate ends the handshake here, as at WeChat.
-            let Ok(tls) = acceptor.accept(tcp).await else { return };
-            let peer = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| c.as_ref().to_vec());
+            let Ok(tls) = acceptor.accept(tcp).await else {
+                return;
+            };
+            let peer = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .map(|c| c.as_ref().to_vec());
             let svc = app.layer(axum::Extension(PeerCert(peer)));
             let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(tls), TowerToHyperService::new(svc))

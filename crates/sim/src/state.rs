@@ -282,11 +282,13 @@ pub struct World {
 
 impl World {
     pub fn order(&self, mch_id: &str, out_trade_no: &str) -> Option<&Order> {
-        self.orders.get(&(mch_id.to_owned(), out_trade_no.to_owned()))
+        self.orders
+            .get(&(mch_id.to_owned(), out_trade_no.to_owned()))
     }
 
     pub fn order_mut(&mut self, mch_id: &str, out_trade_no: &str) -> Option<&mut Order> {
-        self.orders.get_mut(&(mch_id.to_owned(), out_trade_no.to_owned()))
+        self.orders
+            .get_mut(&(mch_id.to_owned(), out_trade_no.to_owned()))
     }
 
     pub fn order_by_transaction(&self, transaction_id: &str) -> Option<&Order> {
@@ -301,7 +303,11 @@ impl World {
             .values()
             .filter(|r| r.mch_id == mch_id && r.out_trade_no == out_trade_no)
             .collect();
-        v.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.refund_id.cmp(&b.refund_id)));
+        v.sort_by(|a, b| {
+            a.created_at
+                .cmp(&b.created_at)
+                .then(a.refund_id.cmp(&b.refund_id))
+        });
         v
     }
 
@@ -393,7 +399,10 @@ impl Sim {
     }
 
     pub fn random_alnum(&self, len: usize) -> String {
-        self.random_from(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", len)
+        self.random_from(
+            b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+            len,
+        )
     }
 
     pub fn random_digits(&self, len: usize) -> String {

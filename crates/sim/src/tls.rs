@@ -51,7 +51,8 @@ pub fn server_identity(sim: Sim) -> Result<ServerIdentity, SimError> {
     let leaf_key = KeyPair::generate().map_err(tls)?;
     let mut leaf = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
         .map_err(tls)?;
-    leaf.distinguished_name.push(DnType::CommonName, "api.mch.weixin.qq.com (simulated)");
+    leaf.distinguished_name
+        .push(DnType::CommonName, "api.mch.weixin.qq.com (simulated)");
     let leaf_cert = leaf.signed_by(&leaf_key, &issuer).map_err(tls)?;
 
     let verifier = Arc::new(MerchantCertVerifier {
@@ -65,7 +66,10 @@ pub fn server_identity(sim: Sim) -> Result<ServerIdentity, SimError> {
         .with_client_cert_verifier(verifier)
         .with_single_cert(vec![leaf_cert.der().clone()], key)
         .map_err(|e| SimError::Tls(e.to_string()))?;
-    Ok(ServerIdentity { ca_pem, config: Arc::new(config) })
+    Ok(ServerIdentity {
+        ca_pem,
+        config: Arc::new(config),
+    })
 }
 
 /// Admits exactly the certificates registered with `POST /sim/merchants`.
@@ -95,7 +99,9 @@ impl ClientCertVerifier for MerchantCertVerifier {
         if known {
             Ok(ClientCertVerified::assertion())
         } else {
-            Err(rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer))
+            Err(rustls::Error::InvalidCertificate(
+                rustls::CertificateError::UnknownIssuer,
+            ))
         }
     }
 

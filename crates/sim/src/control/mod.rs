@@ -26,15 +26,27 @@ pub fn router() -> Router<Sim> {
         .route("/sim/merchants/{mch_id}/platform", get(setup::platform))
         .route("/sim/apps", post(setup::create_app))
         .route("/sim/apps/{appid}/users", post(setup::create_user))
-        .route("/sim/apps/{appid}/users/{openid}/login-code", post(setup::login_code))
-        .route("/sim/apps/{appid}/users/{openid}/phone-code", post(setup::phone_code))
+        .route(
+            "/sim/apps/{appid}/users/{openid}/login-code",
+            post(setup::login_code),
+        )
+        .route(
+            "/sim/apps/{appid}/users/{openid}/phone-code",
+            post(setup::phone_code),
+        )
         .route("/sim/clock", post(setup::move_clock).get(setup::read_clock))
         .route("/sim/request-payment", post(payment::request_payment))
         .route("/sim/scan", post(payment::scan))
-        .route("/sim/refunds/{out_refund_no}/settle", post(payment::settle_refund))
+        .route(
+            "/sim/refunds/{out_refund_no}/settle",
+            post(payment::settle_refund),
+        )
         .route("/sim/notifications", get(payment::notifications))
         .route("/sim/notifications/deliver", post(payment::deliver))
-        .route("/sim/faults", post(payment::add_fault).get(payment::list_faults))
+        .route(
+            "/sim/faults",
+            post(payment::add_fault).get(payment::list_faults),
+        )
         .route("/sim/faults", delete(payment::clear_faults))
 }
 
@@ -48,6 +60,9 @@ impl IntoResponse for SimError {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
         };
-        crate::http::json(status, &serde_json::json!({ "code": code, "message": self.to_string() }))
+        crate::http::json(
+            status,
+            &serde_json::json!({ "code": code, "message": self.to_string() }),
+        )
     }
 }

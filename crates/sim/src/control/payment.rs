@@ -75,7 +75,10 @@ pub struct PayRefusal {
 }
 
 fn refuse(code: &'static str, message: impl Into<String>) -> PayRefusal {
-    PayRefusal { code, message: message.into() }
+    PayRefusal {
+        code,
+        message: message.into(),
+    }
 }
 
 fn pay_error(e: PayError) -> PayRefusal {
@@ -107,7 +110,10 @@ impl Sim {
     pub fn request_payment(&self, b: &RequestPaymentBody) -> Result<PayOutcome, PayRefusal> {
         let now = self.now();
         if b.time_stamp.is_empty() || !b.time_stamp.bytes().all(|c| c.is_ascii_digit()) {
-            return Err(refuse("PARAM_ERROR", "timeStamp must be a string of unix seconds"));
+            return Err(refuse(
+                "PARAM_ERROR",
+                "timeStamp must be a string of unix seconds",
+            ));
         }
         if b.nonce_str.is_empty() || b.nonce_str.len() > 32 {
             return Err(refuse("PARAM_ERROR", "nonceStr must be 1-32 characters"));
@@ -116,26 +122,48 @@ impl Sim {
             return Err(refuse("PARAM_ERROR", "package must be prepay_id=…"));
         };
         let mut world = self.world();
-        let key = world.prepays.get(prepay_id).cloned().ok_or_else(|| pay_error(PayError::UnknownPrepay))?;
-        let order = world.orders.get(&key).cloned().ok_or_else(|| pay_error(PayError::UnknownPrepay))?;
+        let key = world
+            .prepays
+            .get(prepay_id)
+            .cloned()
+            .ok_or_else(|| pay_error(PayError::UnknownPrepay))?;
+        let order = world
+            .orders
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| pay_error(PayError::UnknownPrepay))?;
         if order.trade_kind != TradeKind::Jsapi {
             return Err(pay_error(PayError::UnknownPrepay));
         }
         if order.appid != b.appid {
             return Err(pay_error(PayError::AppIdMismatch));
         }
-        let merchant = world.merchants.get(&order.mch_id).ok_or_else(|| pay_error(PayError::UnknownPrepay))?;
+        let merchant = world
+            .merchants
+            .get(&order.mch_id)
+            .ok_or_else(|| pay_error(PayError::UnknownPrepay))?;
         match order.api {
             Api::V2 => {
                 let t = match b.sign_type.as_str() {
                     "MD5" => SignType::Md5,
                     "HMAC-SHA256" => SignType::HmacSha256,
-                    "RSA" => return Err(refuse("SIGN_ERROR", "支付验证签名失败 (RSA signType for a v2 order)")),
+                    "RSA" => {
+                        return Err(refuse(
+                            "SIGN_ERROR",
+                            "支付验证签名失败 (RSA signType for a v2 order)",
+                        ));
+                    }
                     _ => return Err(refuse("SIGN_TYPE_ERROR", "签名类型不支持")),
                 };
-                let ordered = order.v2_sign_type.map(crate::v2::sign_type).unwrap_or(SignType::Md5);
+                let ordered = order
+                    .v2_sign_type
+                    .map(crate::v2::sign_type)
+                    .unwrap_or(SignType::Md5);
                 if t != ordered {
-                    return Err(refuse("SIGN_ERROR", "支付验证签名失败 (signType differs from the order's sign_type)"));
+                    return Err(refuse(
+                        "SIGN_ERROR",
+                        "支付验证签名失败 (signType differs from the order's sign_type)",
+                    ));
                 }
                 let expected = request_payment_sign(
                     &b.appid,
@@ -151,10 +179,21 @@ impl Sim {
             }
             Api::V3 => {
                 if b.sign_type != "RSA" {
-                    return Err(refuse("SIGN_ERROR", "支付验证签名失败 (a v3 order needs signType RSA)"));
+                    return Err(refuse(
+                        "SIGN_ERROR",
+                        "支付验证签名失败 (a v3 order needs signType RSA)",
+                    ));
                 }
-                let message = format!("{}\n{}\n{}\n{}\n", b.appid, b.time_stamp, b.nonce_str, b.package);
-                if merchant.keys.verifier.verify(message.as_bytes(), &b.pay_sign).is_err() {
+                let message = format!(
+                    "{}\n{}\n{}\n{}\n",
+                    b.appid, b.time_stamp, b.nonce_str, b.package
+                );
+                if merchant
+                    .keys
+                    .verifier
+                    .verify(message.as_bytes(), &b.pay_sign)
+                    .is_err()
+                {
                     return Err(refuse("SIGN_ERROR", "支付验证签名失败"));
                 }
             }
@@ -171,8 +210,16 @@ impl Sim {
         let now = self.now();
         let mut world = self.world();
         let key = orders::payable(&world, &b.code_url, now).map_err(pay_error)?;
-        let appid = world.orders.get(&key).map(|o| o.appid.clone()).unwrap_or_default();
-        if !world.apps.get(&appid).is_some_and(|a| a.users.contains_key(&b.openid)) {
+        let appid = world
+            .orders
+            .get(&key)
+            .map(|o| o.appid.clone())
+            .unwrap_or_default();
+        if !world
+            .apps
+            .get(&appid)
+            .is_some_and(|a| a.users.contains_key(&b.openid))
+        {
             return Err(pay_error(PayError::OpenIdMismatch));
         }
         Ok(self.finish_payment(&mut world, &key, &b.openid, b.result))
@@ -203,17 +250,27 @@ impl Sim {
     }
 
     /// Settles a PROCESSING refund as `success`, `abnormal` or `closed`.
-    pub fn settle_refund(&self, out_refund_no: &str, mch_id: Option<&str>, result: &str) -> Result<serde_json::Value, SimError> {
+    pub fn settle_refund(
+        &self,
+        out_refund_no: &str,
+        mch_id: Option<&str>,
+        result: &str,
+    ) -> Result<serde_json::Value, SimError> {
         let to = match result {
             "success" => RefundState::Success,
             "abnormal" => RefundState::Abnormal,
             "closed" => RefundState::Closed,
-            other => return Err(SimError::BadRequest(format!("result must be success, abnormal or closed, not {other:?}"))),
+            other => {
+                return Err(SimError::BadRequest(format!(
+                    "result must be success, abnormal or closed, not {other:?}"
+                )));
+            }
         };
         let mut world = self.world();
         let key = orders::find_refund_key(&world, mch_id, out_refund_no)
             .ok_or_else(|| SimError::NotFound(format!("refund {out_refund_no}")))?;
-        let r = orders::settle_refund(self, &mut world, &key, to).map_err(|m| SimError::Conflict(m.into()))?;
+        let r = orders::settle_refund(self, &mut world, &key, to)
+            .map_err(|m| SimError::Conflict(m.into()))?;
         Ok(serde_json::json!({
             "mch_id": r.mch_id, "out_refund_no": r.out_refund_no, "refund_id": r.refund_id, "status": r.state.v3(),
         }))
@@ -221,7 +278,12 @@ impl Sim {
 
     /// The notification log (optionally of one merchant).
     pub fn notifications(&self, mch_id: Option<&str>) -> Vec<NotificationRecord> {
-        self.world().notifications.iter().filter(|n| mch_id.is_none_or(|m| m == n.mch_id)).cloned().collect()
+        self.world()
+            .notifications
+            .iter()
+            .filter(|n| mch_id.is_none_or(|m| m == n.mch_id))
+            .cloned()
+            .collect()
     }
 }
 
@@ -235,7 +297,10 @@ fn pay_reply(r: Result<PayOutcome, PayRefusal>) -> Response {
     }
 }
 
-pub async fn request_payment(State(sim): State<Sim>, Json(b): Json<RequestPaymentBody>) -> Response {
+pub async fn request_payment(
+    State(sim): State<Sim>,
+    Json(b): Json<RequestPaymentBody>,
+) -> Response {
     pay_reply(sim.request_payment(&b))
 }
 
@@ -248,7 +313,8 @@ pub async fn settle_refund(
     Path(out_refund_no): Path<String>,
     Json(b): Json<SettleBody>,
 ) -> Result<Json<serde_json::Value>, SimError> {
-    sim.settle_refund(&out_refund_no, b.mch_id.as_deref(), &b.result).map(Json)
+    sim.settle_refund(&out_refund_no, b.mch_id.as_deref(), &b.result)
+        .map(Json)
 }
 
 pub async fn notifications(

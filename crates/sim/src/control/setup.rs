@@ -129,7 +129,9 @@ impl Sim {
 
     pub fn register_app(&self, spec: AppSpec) -> Result<(), SimError> {
         if spec.appid.is_empty() || !spec.appid.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(SimError::BadRequest("appid must be letters and digits".into()));
+            return Err(SimError::BadRequest(
+                "appid must be letters and digits".into(),
+            ));
         }
         if spec.secret.is_empty() {
             return Err(SimError::BadRequest("secret must not be empty".into()));
@@ -159,11 +161,20 @@ impl Sim {
         unionid: Option<String>,
     ) -> Result<String, SimError> {
         let openid = openid.unwrap_or_else(|| format!("o{}", self.random_alnum(27)));
-        if openid.is_empty() || !openid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
-            return Err(SimError::BadRequest("openid may only contain letters, digits, _ and -".into()));
+        if openid.is_empty()
+            || !openid
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(SimError::BadRequest(
+                "openid may only contain letters, digits, _ and -".into(),
+            ));
         }
         let mut world = self.world();
-        let app = world.apps.get_mut(appid).ok_or_else(|| SimError::NotFound(format!("app {appid}")))?;
+        let app = world
+            .apps
+            .get_mut(appid)
+            .ok_or_else(|| SimError::NotFound(format!("app {appid}")))?;
         app.users.entry(openid.clone()).or_insert_with(|| User {
             openid: openid.clone(),
             unionid,
@@ -178,30 +189,50 @@ impl Sim {
         let code = self.random_alnum(32);
         let now = self.now();
         let mut world = self.world();
-        let app = world.apps.get_mut(appid).ok_or_else(|| SimError::NotFound(format!("app {appid}")))?;
+        let app = world
+            .apps
+            .get_mut(appid)
+            .ok_or_else(|| SimError::NotFound(format!("app {appid}")))?;
         if !app.users.contains_key(openid) {
             return Err(SimError::NotFound(format!("user {openid}")));
         }
         app.login_codes.insert(
             code.clone(),
-            LoginCode { openid: openid.to_owned(), expires_at: now + Duration::minutes(5), used: false },
+            LoginCode {
+                openid: openid.to_owned(),
+                expires_at: now + Duration::minutes(5),
+                used: false,
+            },
         );
         Ok(code)
     }
 
     /// A one-time phone-number code for the user, valid five minutes.
-    pub fn phone_code(&self, appid: &str, openid: &str, phone: Option<String>) -> Result<String, SimError> {
+    pub fn phone_code(
+        &self,
+        appid: &str,
+        openid: &str,
+        phone: Option<String>,
+    ) -> Result<String, SimError> {
         let code = self.random_from(b"0123456789abcdef", 64);
         let phone = phone.unwrap_or_else(|| format!("138{}", self.random_digits(8)));
         let now = self.now();
         let mut world = self.world();
-        let app = world.apps.get_mut(appid).ok_or_else(|| SimError::NotFound(format!("app {appid}")))?;
+        let app = world
+            .apps
+            .get_mut(appid)
+            .ok_or_else(|| SimError::NotFound(format!("app {appid}")))?;
         if !app.users.contains_key(openid) {
             return Err(SimError::NotFound(format!("user {openid}")));
         }
         app.phone_codes.insert(
             code.clone(),
-            PhoneCode { openid: openid.to_owned(), phone, expires_at: now + Duration::minutes(5), used: false },
+            PhoneCode {
+                openid: openid.to_owned(),
+                phone,
+                expires_at: now + Duration::minutes(5),
+                used: false,
+            },
         );
         Ok(code)
     }
@@ -230,14 +261,24 @@ pub async fn create_merchant(
     Ok((StatusCode::CREATED, Json(info)).into_response())
 }
 
-pub async fn platform(State(sim): State<Sim>, Path(mch_id): Path<String>) -> Result<Json<PlatformInfo>, SimError> {
+pub async fn platform(
+    State(sim): State<Sim>,
+    Path(mch_id): Path<String>,
+) -> Result<Json<PlatformInfo>, SimError> {
     sim.platform_info(&mch_id).map(Json)
 }
 
-pub async fn create_app(State(sim): State<Sim>, Json(spec): Json<AppSpec>) -> Result<Response, SimError> {
+pub async fn create_app(
+    State(sim): State<Sim>,
+    Json(spec): Json<AppSpec>,
+) -> Result<Response, SimError> {
     let appid = spec.appid.clone();
     sim.register_app(spec)?;
-    Ok((StatusCode::CREATED, Json(serde_json::json!({ "appid": appid }))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "appid": appid })),
+    )
+        .into_response())
 }
 
 pub async fn create_user(
@@ -247,7 +288,11 @@ pub async fn create_user(
 ) -> Result<Response, SimError> {
     let spec = body.map(|b| b.0).unwrap_or_default();
     let openid = sim.create_user(&appid, spec.openid, spec.unionid)?;
-    Ok((StatusCode::CREATED, Json(serde_json::json!({ "appid": appid, "openid": openid }))).into_response())
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "appid": appid, "openid": openid })),
+    )
+        .into_response())
 }
 
 pub async fn login_code(

@@ -26,7 +26,11 @@ pub async fn jscode2session(
         return r;
     }
     let reply = login(&sim, &q);
-    if matches!(injected, Injected::DropAfter) { dropped() } else { reply }
+    if matches!(injected, Injected::DropAfter) {
+        dropped()
+    } else {
+        reply
+    }
 }
 
 fn login(sim: &Sim, q: &HashMap<String, String>) -> Response {
@@ -61,7 +65,11 @@ fn login(sim: &Sim, q: &HashMap<String, String>) -> Response {
     // The per-user limit counts every call that names the user, used codes included.
     user.login_calls.retain(|t| now - *t < Duration::minutes(1));
     if user.login_calls.len() >= LOGIN_LIMIT_PER_MINUTE {
-        return mp_error(sim, 45011, "api minute-quota reach limit  mustslower  retry next minute");
+        return mp_error(
+            sim,
+            45011,
+            "api minute-quota reach limit  mustslower  retry next minute",
+        );
     }
     user.login_calls.push(now);
     if entry.used {

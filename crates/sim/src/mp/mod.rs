@@ -25,9 +25,18 @@ pub fn router() -> Router<Sim> {
     Router::new()
         .route("/sns/jscode2session", get(login::jscode2session))
         .route("/cgi-bin/token", get(token::token))
-        .route("/cgi-bin/stable_token", post(token::stable_token).get(require_post))
-        .route("/wxa/getwxacodeunlimit", post(wxacode::getwxacodeunlimit).get(require_post))
-        .route("/wxa/business/getuserphonenumber", post(phone::getuserphonenumber).get(require_post))
+        .route(
+            "/cgi-bin/stable_token",
+            post(token::stable_token).get(require_post),
+        )
+        .route(
+            "/wxa/getwxacodeunlimit",
+            post(wxacode::getwxacodeunlimit).get(require_post),
+        )
+        .route(
+            "/wxa/business/getuserphonenumber",
+            post(phone::getuserphonenumber).get(require_post),
+        )
 }
 
 /// A WeChat mini-program error: `{"errcode":…,"errmsg":"…, rid: …"}`, HTTP 200.
@@ -36,13 +45,21 @@ pub fn mp_error(sim: &Sim, errcode: i64, errmsg: &str) -> Response {
         "errcode": errcode,
         "errmsg": format!("{errmsg} rid: {}", sim.request_id()),
     });
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json; encoding=utf-8")], body.to_string())
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json; encoding=utf-8")],
+        body.to_string(),
+    )
         .into_response()
 }
 
 /// A successful JSON answer.
 pub fn mp_ok(body: serde_json::Value) -> Response {
-    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json; encoding=utf-8")], body.to_string())
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json; encoding=utf-8")],
+        body.to_string(),
+    )
         .into_response()
 }
 

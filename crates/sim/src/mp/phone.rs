@@ -23,12 +23,19 @@ pub async fn getuserphonenumber(
     Query(q): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Response {
-    let injected = inject(&sim, "/wxa/business/getuserphonenumber", None, || busy(&sim)).await;
+    let injected = inject(&sim, "/wxa/business/getuserphonenumber", None, || {
+        busy(&sim)
+    })
+    .await;
     if let Injected::Respond(r) = injected {
         return r;
     }
     let reply = phone(&sim, q.get("access_token").map(String::as_str), &body);
-    if matches!(injected, Injected::DropAfter) { dropped() } else { reply }
+    if matches!(injected, Injected::DropAfter) {
+        dropped()
+    } else {
+        reply
+    }
 }
 
 fn phone(sim: &Sim, token: Option<&str>, body: &[u8]) -> Response {

@@ -23,7 +23,10 @@ pub const GRACE: Duration = Duration::minutes(5);
 
 fn new_token(sim: &Sim) -> String {
     // Real tokens are ~140 printable characters; WeChat asks for 512 characters of storage.
-    sim.random_from(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-", 157)
+    sim.random_from(
+        b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_-",
+        157,
+    )
 }
 
 pub async fn token(State(sim): State<Sim>, Query(q): Query<HashMap<String, String>>) -> Response {
@@ -56,7 +59,11 @@ pub async fn token(State(sim): State<Sim>, Query(q): Query<HashMap<String, Strin
             }
         }
     };
-    if matches!(injected, Injected::DropAfter) { dropped() } else { reply }
+    if matches!(injected, Injected::DropAfter) {
+        dropped()
+    } else {
+        reply
+    }
 }
 
 /// Checks grant_type, appid and secret; the appid on success.
@@ -102,7 +109,11 @@ pub async fn stable_token(State(sim): State<Sim>, body: Bytes) -> Response {
         return r;
     }
     let reply = stable(&sim, &body);
-    if matches!(injected, Injected::DropAfter) { dropped() } else { reply }
+    if matches!(injected, Injected::DropAfter) {
+        dropped()
+    } else {
+        reply
+    }
 }
 
 fn stable(sim: &Sim, body: &[u8]) -> Response {
@@ -125,8 +136,12 @@ fn stable(sim: &Sim, body: &[u8]) -> Response {
         return mp_error(sim, 40013, "invalid appid");
     };
     if b.force_refresh {
-        app.stable_force_refreshes.retain(|t| now - *t < Duration::days(1));
-        let too_soon = app.stable_force_refreshes.last().is_some_and(|t| now - *t < Duration::seconds(30));
+        app.stable_force_refreshes
+            .retain(|t| now - *t < Duration::days(1));
+        let too_soon = app
+            .stable_force_refreshes
+            .last()
+            .is_some_and(|t| now - *t < Duration::seconds(30));
         if too_soon || app.stable_force_refreshes.len() >= 20 {
             return mp_error(sim, 45009, "reach max api daily quota limit");
         }
@@ -183,9 +198,17 @@ pub fn check_access_token(
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         return Err((41001, "access_token missing"));
     };
-    const INVALID: TokenError = (40001, "invalid credential, access_token is invalid or not latest");
+    const INVALID: TokenError = (
+        40001,
+        "invalid credential, access_token is invalid or not latest",
+    );
     for app in world.apps.values() {
-        if let Some(t) = app.tokens.iter().chain(&app.stable_tokens).find(|t| t.token == token) {
+        if let Some(t) = app
+            .tokens
+            .iter()
+            .chain(&app.stable_tokens)
+            .find(|t| t.token == token)
+        {
             if now >= t.expires_at {
                 return Err((42001, "access_token expired"));
             }

@@ -54,37 +54,55 @@ pub async fn getwxacodeunlimit(
         return r;
     }
     let reply = generate(&sim, q.get("access_token").map(String::as_str), &body);
-    if matches!(injected, Injected::DropAfter) { dropped() } else { reply }
+    if matches!(injected, Injected::DropAfter) {
+        dropped()
+    } else {
+        reply
+    }
 }
 
 fn generate(sim: &Sim, token: Option<&str>, body: &[u8]) -> Response {
-    let (appid, pages) = {
+    let pages = {
         let world = sim.world();
         match check_access_token(&world, token, sim.now()) {
             Err((code, msg)) => return mp_error(sim, code, msg),
-            Ok(appid) => {
-                let pages = world.apps.get(&appid).map(|a| a.pages.clone()).unwrap_or_default();
-                (appid, pages)
-            }
+            Ok(appid) => world
+                .apps
+                .get(&appid)
+                .map(|a| a.pages.clone())
+                .unwrap_or_default(),
         }
     };
-    let _ = appid;
     let Ok(b) = serde_json::from_slice::<Body>(body) else {
         return mp_error(sim, 47001, "data format error");
     };
     let scene = b.scene.unwrap_or_default();
     if scene.is_empty() || scene.chars().count() > 32 {
-        return mp_error(sim, 40169, "invalid length for scene, or the data is not json string");
+        return mp_error(
+            sim,
+            40169,
+            "invalid length for scene, or the data is not json string",
+        );
     }
-    if !scene.chars().all(|c| c.is_ascii_alphanumeric() || SCENE_PUNCT.contains(c)) {
+    if !scene
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || SCENE_PUNCT.contains(c))
+    {
         return mp_error(sim, 40097, "invalid args");
     }
     let page = match b.page.as_deref() {
-        None | Some("") => pages.first().cloned().unwrap_or_else(|| DEFAULT_PAGE.to_owned()),
+        None | Some("") => pages
+            .first()
+            .cloned()
+            .unwrap_or_else(|| DEFAULT_PAGE.to_owned()),
         Some(p) => p.to_owned(),
     };
     if page.len() > 128 {
-        return mp_error(sim, 40159, "invalid length for path, or the data is not json string");
+        return mp_error(
+            sim,
+            40159,
+            "invalid length for path, or the data is not json string",
+        );
     }
     if page.starts_with('/') || page.contains('?') || page.contains(char::is_whitespace) {
         return mp_error(sim, 41030, "invalid page");
@@ -94,7 +112,10 @@ fn generate(sim: &Sim, token: Option<&str>, body: &[u8]) -> Response {
         return mp_error(sim, 40097, "invalid args");
     }
     // Pages of trial/develop versions are not known to the check, as at WeChat.
-    if b.check_path.unwrap_or(true) && env == "release" && !pages.is_empty() && !pages.contains(&page)
+    if b.check_path.unwrap_or(true)
+        && env == "release"
+        && !pages.is_empty()
+        && !pages.contains(&page)
     {
         return mp_error(sim, 41030, "invalid page");
     }
@@ -142,7 +163,12 @@ pub enum QrError {
 }
 
 /// Draws `text` as a QR code in a `size`×`size` RGBA PNG, with a four-module quiet zone.
-pub fn render_qr_png(text: &str, size: u32, rgb: [u8; 3], transparent: bool) -> Result<Vec<u8>, QrError> {
+pub fn render_qr_png(
+    text: &str,
+    size: u32,
+    rgb: [u8; 3],
+    transparent: bool,
+) -> Result<Vec<u8>, QrError> {
     let code = QrCode::new(text.as_bytes()).map_err(|e| QrError::Encode(e.to_string()))?;
     let modules = u32::try_from(code.width()).map_err(|e| QrError::Encode(e.to_string()))?;
     let colors = code.to_colors();
@@ -150,7 +176,11 @@ pub fn render_qr_png(text: &str, size: u32, rgb: [u8; 3], transparent: bool) -> 
     let scale = (size / total).max(1);
     let size = size.max(total * scale);
     let offset = (size - total * scale) / 2 + 4 * scale;
-    let background = if transparent { [255, 255, 255, 0] } else { [255, 255, 255, 255] };
+    let background = if transparent {
+        [255, 255, 255, 0]
+    } else {
+        [255, 255, 255, 255]
+    };
     let ink = [rgb[0], rgb[1], rgb[2], 255];
     let mut pixels = Vec::with_capacity((size * size * 4) as usize);
     for y in 0..size {
@@ -170,8 +200,11 @@ pub fn render_qr_png(text: &str, size: u32, rgb: [u8; 3], transparent: bool) -> 
         let mut enc = png::Encoder::new(&mut out, size, size);
         enc.set_color(png::ColorType::Rgba);
         enc.set_depth(png::BitDepth::Eight);
-        let mut w = enc.write_header().map_err(|e| QrError::Png(e.to_string()))?;
-        w.write_image_data(&pixels).map_err(|e| QrError::Png(e.to_string()))?;
+        let mut w = enc
+            .write_header()
+            .map_err(|e| QrError::Png(e.to_string()))?;
+        w.write_image_data(&pixels)
+            .map_err(|e| QrError::Png(e.to_string()))?;
     }
     Ok(out)
 }

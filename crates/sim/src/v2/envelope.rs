@@ -21,7 +21,12 @@ pub struct V2Ctx {
 }
 
 fn xml_response(body: String) -> Response {
-    (StatusCode::OK, [(header::CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response()
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+        body,
+    )
+        .into_response()
 }
 
 /// `return_code=FAIL` with `return_msg`: unsigned, no business fields.
@@ -64,7 +69,14 @@ impl V2Ctx {
             Some(m) => ApiKey::new(m.v2_key.clone()),
             None => return Err(fail("商户号mch_id不存在")),
         };
-        let ctx = V2Ctx { mch_id, appid, key, sign_type, fields, drop_after: false };
+        let ctx = V2Ctx {
+            mch_id,
+            appid,
+            key,
+            sign_type,
+            fields,
+            drop_after: false,
+        };
         let injected = inject(sim, path, Some(&ctx.mch_id), || {
             ctx.answer(sim, Err(("SYSTEMERROR", "系统繁忙，请稍后再试")))
         })
@@ -82,7 +94,10 @@ impl V2Ctx {
 
     /// A non-empty field.
     pub fn get(&self, k: &str) -> Option<&str> {
-        self.fields.get(k).map(String::as_str).filter(|v| !v.is_empty())
+        self.fields
+            .get(k)
+            .map(String::as_str)
+            .filter(|v| !v.is_empty())
     }
 
     /// A signed answer: `result_code=SUCCESS` with `business`, or `FAIL` with `err_code`.

@@ -13,15 +13,20 @@ use crate::state::{Api, AppBinding, Sim, TradeKind, TradeState, V2SignType};
 
 /// v2 `out_trade_no`: 1–32 of `[0-9A-Za-z_-|*]`.
 pub fn valid_trade_no(s: &str) -> bool {
-    (1..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-|*".contains(&b))
+    (1..=32).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-|*".contains(&b))
 }
 
 /// A positive integer number of fen ("100"; never "1.00").
 pub fn parse_fen(s: &str) -> Option<i64> {
-    if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) || s.starts_with('0') {
+    if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) || s.starts_with('0')
+    {
         return None;
     }
-    s.parse().ok().filter(|v: &i64| *v >= 1 && *v <= i64::from(i32::MAX))
+    s.parse()
+        .ok()
+        .filter(|v: &i64| *v >= 1 && *v <= i64::from(i32::MAX))
 }
 
 type Refusal = (&'static str, String);
@@ -40,7 +45,14 @@ pub async fn unifiedorder(State(sim): State<Sim>, body: Bytes) -> Response {
 fn place(sim: &Sim, ctx: &V2Ctx) -> Result<Fields, Refusal> {
     let lack = |k: &str| ("LACK_PARAMS", format!("缺少参数{k}"));
     let param = |k: &str| ("PARAM_ERROR", format!("{k}参数格式错误"));
-    for k in ["body", "out_trade_no", "total_fee", "spbill_create_ip", "notify_url", "trade_type"] {
+    for k in [
+        "body",
+        "out_trade_no",
+        "total_fee",
+        "spbill_create_ip",
+        "notify_url",
+        "trade_type",
+    ] {
         if ctx.get(k).is_none() {
             return Err(lack(k));
         }
@@ -53,7 +65,10 @@ fn place(sim: &Sim, ctx: &V2Ctx) -> Result<Fields, Refusal> {
     if !valid_trade_no(out_trade_no) {
         return Err(param("out_trade_no"));
     }
-    let total = ctx.get("total_fee").and_then(parse_fen).ok_or_else(|| param("total_fee"))?;
+    let total = ctx
+        .get("total_fee")
+        .and_then(parse_fen)
+        .ok_or_else(|| param("total_fee"))?;
     if ctx.get("fee_type").is_some_and(|f| f != "CNY") {
         return Err(param("fee_type"));
     }
@@ -96,12 +111,17 @@ fn place(sim: &Sim, ctx: &V2Ctx) -> Result<Fields, Refusal> {
         AppBinding::Ok => {}
         AppBinding::NoSuchApp => return Err(("APPID_NOT_EXIST", "APPID不存在".into())),
         AppBinding::NoSuchMerchant => return Err(("MCHID_NOT_EXIST", "MCHID不存在".into())),
-        AppBinding::NotBound => return Err(("APPID_MCHID_NOT_MATCH", "appid和mch_id不匹配".into())),
+        AppBinding::NotBound => {
+            return Err(("APPID_MCHID_NOT_MATCH", "appid和mch_id不匹配".into()));
+        }
     }
     let openid = match trade_kind {
         TradeKind::Jsapi => {
             let openid = ctx.get("openid").ok_or_else(|| lack("openid"))?;
-            let known = world.apps.get(&ctx.appid).is_some_and(|a| a.users.contains_key(openid));
+            let known = world
+                .apps
+                .get(&ctx.appid)
+                .is_some_and(|a| a.users.contains_key(openid));
             if !known {
                 return Err(("PARAM_ERROR", "appid和openid不匹配".into()));
             }
@@ -155,11 +175,16 @@ pub async fn orderquery(State(sim): State<Sim>, body: Bytes) -> Response {
     };
     let world = sim.world();
     let order = match (ctx.get("transaction_id"), ctx.get("out_trade_no")) {
-        (Some(t), _) => world.order_by_transaction(t).filter(|o| o.mch_id == ctx.mch_id),
+        (Some(t), _) => world
+            .order_by_transaction(t)
+            .filter(|o| o.mch_id == ctx.mch_id),
         (None, Some(o)) => world.order(&ctx.mch_id, o),
         (None, None) => {
             drop(world);
-            return ctx.answer(&sim, Err(("LACK_PARAMS", "缺少参数out_trade_no或transaction_id")));
+            return ctx.answer(
+                &sim,
+                Err(("LACK_PARAMS", "缺少参数out_trade_no或transaction_id")),
+            );
         }
     };
     match order.cloned() {
@@ -195,7 +220,9 @@ pub async fn closeorder(State(sim): State<Sim>, body: Bytes) -> Response {
         match world.order_mut(&ctx.mch_id, &out_trade_no) {
             None => Err(("ORDERNOTEXIST", "订单不存在")),
             Some(o) if o.state.is_paid() => Err(("ORDERPAID", "订单已支付，不能发起关单")),
-            Some(o) if o.state == TradeState::Closed => Err(("ORDERCLOSED", "订单已关闭，无法重复关闭")),
+            Some(o) if o.state == TradeState::Closed => {
+                Err(("ORDERCLOSED", "订单已关闭，无法重复关闭"))
+            }
             Some(o) if now - o.created_at < CLOSE_MIN_AGE => {
                 Err(("TRADE_STATE_ERROR", "订单创建5分钟后才能关闭"))
             }

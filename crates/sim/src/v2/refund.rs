@@ -32,7 +32,11 @@ pub async fn refund(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let cert_matches = sim.world().merchants.get(&ctx.mch_id).is_some_and(|m| m.keys.cert_der == cert);
+    let cert_matches = sim
+        .world()
+        .merchants
+        .get(&ctx.mch_id)
+        .is_some_and(|m| m.keys.cert_der == cert);
     if !cert_matches {
         return fail("证书与商户号不匹配");
     }
@@ -61,8 +65,14 @@ pub async fn refund(
 
 fn apply(sim: &Sim, ctx: &V2Ctx) -> Result<Refund, (&'static str, String)> {
     let param = |k: &str| ("PARAM_ERROR", format!("{k}参数格式错误"));
-    let out_refund_no = ctx.get("out_refund_no").ok_or(("LACK_PARAMS", "缺少参数out_refund_no".to_owned()))?;
-    if out_refund_no.len() > 64 || !out_refund_no.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-|*@".contains(&b)) {
+    let out_refund_no = ctx
+        .get("out_refund_no")
+        .ok_or(("LACK_PARAMS", "缺少参数out_refund_no".to_owned()))?;
+    if out_refund_no.len() > 64
+        || !out_refund_no
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-|*@".contains(&b))
+    {
         return Err(param("out_refund_no"));
     }
     let transaction_id = ctx.get("transaction_id").map(str::to_owned);
@@ -73,18 +83,23 @@ fn apply(sim: &Sim, ctx: &V2Ctx) -> Result<Refund, (&'static str, String)> {
     if out_trade_no.as_deref().is_some_and(|o| !valid_trade_no(o)) {
         return Err(param("out_trade_no"));
     }
-    let total = ctx.get("total_fee").ok_or(("LACK_PARAMS", "缺少参数total_fee".to_owned()))?;
+    let total = ctx
+        .get("total_fee")
+        .ok_or(("LACK_PARAMS", "缺少参数total_fee".to_owned()))?;
     let total = parse_fen(total).ok_or_else(|| param("total_fee"))?;
-    let refund = ctx.get("refund_fee").ok_or(("LACK_PARAMS", "缺少参数refund_fee".to_owned()))?;
+    let refund = ctx
+        .get("refund_fee")
+        .ok_or(("LACK_PARAMS", "缺少参数refund_fee".to_owned()))?;
     let refund = parse_fen(refund).ok_or_else(|| param("refund_fee"))?;
     if refund > total {
         return Err(("PARAM_ERROR", "退款金额大于订单金额".into()));
     }
     let notify_url = ctx.get("notify_url").map(str::to_owned);
-    if let Some(u) = &notify_url {
-        if u.parse::<paygate_core::NotifyUrl>().is_err() {
-            return Err(param("notify_url"));
-        }
+    if notify_url
+        .as_ref()
+        .is_some_and(|u| u.parse::<paygate_core::NotifyUrl>().is_err())
+    {
+        return Err(param("notify_url"));
     }
     let mut world = sim.world();
     let new = NewRefund {
@@ -100,10 +115,15 @@ fn apply(sim: &Sim, ctx: &V2Ctx) -> Result<Refund, (&'static str, String)> {
     };
     orders::create_refund(sim, &mut world, new).map_err(|e| match e {
         RefundError::OrderNotFound => ("ORDERNOTEXIST", "订单不存在或未支付".to_owned()),
-        RefundError::TotalMismatch => ("PARAM_ERROR", "订单金额或退款金额与之前请求不一致，请核实后再试".to_owned()),
+        RefundError::TotalMismatch => (
+            "PARAM_ERROR",
+            "订单金额或退款金额与之前请求不一致，请核实后再试".to_owned(),
+        ),
         RefundError::TooMuch => ("ERROR", "累计退款金额大于支付金额".to_owned()),
         RefundError::TooMany => ("ERROR", "退款次数超过限制（每笔订单最多50次）".to_owned()),
-        RefundError::OutRefundNoUsed => ("PARAM_ERROR", "商户退款单号已存在且参数不一致".to_owned()),
+        RefundError::OutRefundNoUsed => {
+            ("PARAM_ERROR", "商户退款单号已存在且参数不一致".to_owned())
+        }
         RefundError::BadAmount => ("PARAM_ERROR", "refund_fee参数格式错误".to_owned()),
     })
 }
@@ -118,15 +138,30 @@ pub async fn refundquery(State(sim): State<Sim>, body: Bytes) -> Response {
         let mine = |r: &&Refund| r.mch_id == ctx.mch_id;
         // Priority: refund_id, out_refund_no, transaction_id, out_trade_no.
         let order_refunds = |out_trade_no: &str| -> Vec<Refund> {
-            world.refunds_of(&ctx.mch_id, out_trade_no).into_iter().cloned().collect()
+            world
+                .refunds_of(&ctx.mch_id, out_trade_no)
+                .into_iter()
+                .cloned()
+                .collect()
         };
         if let Some(id) = ctx.get("refund_id") {
-            world.refunds.values().filter(mine).find(|r| r.refund_id == id).map(|r| order_refunds(&r.out_trade_no))
+            world
+                .refunds
+                .values()
+                .filter(mine)
+                .find(|r| r.refund_id == id)
+                .map(|r| order_refunds(&r.out_trade_no))
                 .map(|v| v.into_iter().filter(|r| r.refund_id == id).collect())
         } else if let Some(no) = ctx.get("out_refund_no") {
-            world.refunds.get(&(ctx.mch_id.clone(), no.to_owned())).map(|r| vec![r.clone()])
+            world
+                .refunds
+                .get(&(ctx.mch_id.clone(), no.to_owned()))
+                .map(|r| vec![r.clone()])
         } else if let Some(t) = ctx.get("transaction_id") {
-            world.order_by_transaction(t).filter(|o| o.mch_id == ctx.mch_id).map(|o| order_refunds(&o.out_trade_no))
+            world
+                .order_by_transaction(t)
+                .filter(|o| o.mch_id == ctx.mch_id)
+                .map(|o| order_refunds(&o.out_trade_no))
         } else if let Some(o) = ctx.get("out_trade_no") {
             Some(order_refunds(o))
         } else {
@@ -138,7 +173,10 @@ pub async fn refundquery(State(sim): State<Sim>, body: Bytes) -> Response {
         Some(v) if !v.is_empty() => v,
         _ => return ctx.answer(&sim, Err(("REFUNDNOTEXIST", "退款订单查询失败"))),
     };
-    let offset = ctx.get("offset").and_then(|o| o.parse::<usize>().ok()).unwrap_or(0);
+    let offset = ctx
+        .get("offset")
+        .and_then(|o| o.parse::<usize>().ok())
+        .unwrap_or(0);
     let mut f = Fields::new();
     let first = refunds.first().cloned();
     if let Some(r) = &first {
@@ -169,7 +207,15 @@ pub async fn refundquery(State(sim): State<Sim>, body: Bytes) -> Response {
             let bj = t.to_offset(time_fmt::BEIJING);
             put(
                 "refund_success_time",
-                format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", bj.year(), u8::from(bj.month()), bj.day(), bj.hour(), bj.minute(), bj.second()),
+                format!(
+                    "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+                    bj.year(),
+                    u8::from(bj.month()),
+                    bj.day(),
+                    bj.hour(),
+                    bj.minute(),
+                    bj.second()
+                ),
             );
         }
     }

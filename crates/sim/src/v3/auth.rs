@@ -20,7 +20,13 @@ pub struct V3Ctx {
 }
 
 /// A signed v3 answer (`body` `None` = empty, as for 204).
-pub fn v3_reply(sim: &Sim, mchid: Option<&str>, status: StatusCode, body: Option<&serde_json::Value>, probe: bool) -> Response {
+pub fn v3_reply(
+    sim: &Sim,
+    mchid: Option<&str>,
+    status: StatusCode,
+    body: Option<&serde_json::Value>,
+    probe: bool,
+) -> Response {
     let bytes = body.map(|b| b.to_string()).unwrap_or_default();
     let mut headers = Vec::new();
     if let Some(id) = mchid {
@@ -33,9 +39,15 @@ pub fn v3_reply(sim: &Sim, mchid: Option<&str>, status: StatusCode, body: Option
     *r.status_mut() = status;
     let h = r.headers_mut();
     if body.is_some() {
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json; charset=utf-8"),
+        );
     }
-    headers.push(("Request-ID".to_owned(), format!("08{}", sim.request_id().to_uppercase())));
+    headers.push((
+        "Request-ID".to_owned(),
+        format!("08{}", sim.request_id().to_uppercase()),
+    ));
     for (k, v) in headers {
         if let (Ok(k), Ok(v)) = (HeaderName::try_from(k), HeaderValue::try_from(v)) {
             h.insert(k, v);
@@ -45,8 +57,20 @@ pub fn v3_reply(sim: &Sim, mchid: Option<&str>, status: StatusCode, body: Option
 }
 
 /// `{"code":…, "message":…}` with the status, signed when the merchant is known.
-pub fn v3_error(sim: &Sim, mchid: Option<&str>, status: StatusCode, code: &str, message: &str) -> Response {
-    v3_reply(sim, mchid, status, Some(&serde_json::json!({ "code": code, "message": message })), false)
+pub fn v3_error(
+    sim: &Sim,
+    mchid: Option<&str>,
+    status: StatusCode,
+    code: &str,
+    message: &str,
+) -> Response {
+    v3_reply(
+        sim,
+        mchid,
+        status,
+        Some(&serde_json::json!({ "code": code, "message": message })),
+        false,
+    )
 }
 
 fn sign_error(sim: &Sim, mchid: Option<&str>, issue: &str, method: &Method, uri: &Uri) -> Response {
@@ -75,11 +99,27 @@ impl V3Ctx {
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<V3Ctx, Response> {
-        let Some(auth) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
-            return Err(sign_error(sim, None, "Authorization header missing", method, uri));
+        let Some(auth) = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        else {
+            return Err(sign_error(
+                sim,
+                None,
+                "Authorization header missing",
+                method,
+                uri,
+            ));
         };
-        let params = parse_authorization(auth)
-            .map_err(|e| sign_error(sim, None, &format!("Authorization malformed: {e}"), method, uri))?;
+        let params = parse_authorization(auth).map_err(|e| {
+            sign_error(
+                sim,
+                None,
+                &format!("Authorization malformed: {e}"),
+                method,
+                uri,
+            )
+        })?;
         let mchid = params.mchid.clone();
         let verdict = {
             let world = sim.world();
@@ -95,15 +135,30 @@ impl V3Ctx {
                         Err(Some("timestamp is more than 5 minutes away"))
                     } else {
                         let canonical = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
-                        let msg = signature_message(method.as_str(), canonical, &params.timestamp, &params.nonce_str, body);
-                        m.keys.verifier.verify(&msg, &params.signature).map_err(|_| Some("sign not match"))
+                        let msg = signature_message(
+                            method.as_str(),
+                            canonical,
+                            &params.timestamp,
+                            &params.nonce_str,
+                            body,
+                        );
+                        m.keys
+                            .verifier
+                            .verify(&msg, &params.signature)
+                            .map_err(|_| Some("sign not match"))
                     }
                 }
             }
         };
         match verdict {
             Err(None) => {
-                return Err(v3_error(sim, None, StatusCode::BAD_REQUEST, "MCH_NOT_EXISTS", "商户号不存在"));
+                return Err(v3_error(
+                    sim,
+                    None,
+                    StatusCode::BAD_REQUEST,
+                    "MCH_NOT_EXISTS",
+                    "商户号不存在",
+                ));
             }
             Err(Some(issue)) => return Err(sign_error(sim, Some(&mchid), issue, method, uri)),
             Ok(()) => {}
@@ -115,7 +170,13 @@ impl V3Ctx {
             signtest = true;
         } else {
             match inject(sim, fault_path, Some(&mchid), || {
-                v3_error(sim, Some(&mchid), StatusCode::INTERNAL_SERVER_ERROR, "SYSTEM_ERROR", "系统繁忙，请稍后重试")
+                v3_error(
+                    sim,
+                    Some(&mchid),
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "SYSTEM_ERROR",
+                    "系统繁忙，请稍后重试",
+                )
             })
             .await
             {
@@ -124,11 +185,20 @@ impl V3Ctx {
                 Injected::Proceed => {}
             }
         }
-        Ok(V3Ctx { mchid, drop_after, signtest })
+        Ok(V3Ctx {
+            mchid,
+            drop_after,
+            signtest,
+        })
     }
 
     /// A signed answer for this request, honouring drop/probe faults.
-    pub fn reply(&self, sim: &Sim, status: StatusCode, body: Option<&serde_json::Value>) -> Response {
+    pub fn reply(
+        &self,
+        sim: &Sim,
+        status: StatusCode,
+        body: Option<&serde_json::Value>,
+    ) -> Response {
         if self.drop_after {
             return crate::http::dropped();
         }
@@ -136,6 +206,10 @@ impl V3Ctx {
     }
 
     pub fn error(&self, sim: &Sim, status: StatusCode, code: &str, message: &str) -> Response {
-        self.reply(sim, status, Some(&serde_json::json!({ "code": code, "message": message })))
+        self.reply(
+            sim,
+            status,
+            Some(&serde_json::json!({ "code": code, "message": message })),
+        )
     }
 }

@@ -21,10 +21,22 @@ pub fn router() -> Router<Sim> {
     Router::new()
         .route("/v3/pay/transactions/jsapi", post(pay::jsapi))
         .route("/v3/pay/transactions/native", post(pay::native))
-        .route("/v3/pay/transactions/out-trade-no/{out_trade_no}", get(pay::query_by_out_trade_no))
-        .route("/v3/pay/transactions/out-trade-no/{out_trade_no}/close", post(pay::close))
-        .route("/v3/pay/transactions/id/{transaction_id}", get(pay::query_by_id))
+        .route(
+            "/v3/pay/transactions/out-trade-no/{out_trade_no}",
+            get(pay::query_by_out_trade_no),
+        )
+        .route(
+            "/v3/pay/transactions/out-trade-no/{out_trade_no}/close",
+            post(pay::close),
+        )
+        .route(
+            "/v3/pay/transactions/id/{transaction_id}",
+            get(pay::query_by_id),
+        )
         .route("/v3/refund/domestic/refunds", post(refund::create))
-        .route("/v3/refund/domestic/refunds/{out_refund_no}", get(refund::query))
+        .route(
+            "/v3/refund/domestic/refunds/{out_refund_no}",
+            get(refund::query),
+        )
         .route("/v3/certificates", get(refund::certificates))
 }

@@ -20,18 +20,39 @@ fn param(msg: impl Into<String>) -> Refusal {
 
 /// v3 `out_trade_no`: 6–32 of `[0-9A-Za-z_-|*]`.
 fn valid_trade_no(s: &str) -> bool {
-    (6..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-|*".contains(&b))
+    (6..=32).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-|*".contains(&b))
 }
 
-pub async fn jsapi(State(sim): State<Sim>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn jsapi(
+    State(sim): State<Sim>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     prepay(sim, TradeKind::Jsapi, method, uri, headers, body).await
 }
 
-pub async fn native(State(sim): State<Sim>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn native(
+    State(sim): State<Sim>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     prepay(sim, TradeKind::Native, method, uri, headers, body).await
 }
 
-async fn prepay(sim: Sim, kind: TradeKind, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn prepay(
+    sim: Sim,
+    kind: TradeKind,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let ctx = match V3Ctx::open(&sim, uri.path(), &method, &uri, &headers, &body).await {
         Ok(c) => c,
         Err(r) => return r,
@@ -51,9 +72,19 @@ fn place(sim: &Sim, ctx: &V3Ctx, kind: TradeKind, body: &[u8]) -> Result<Value, 
     if !v.is_object() {
         return Err(param("请求体不是合法的JSON"));
     }
-    for k in ["appid", "mchid", "description", "out_trade_no", "notify_url"] {
+    for k in [
+        "appid",
+        "mchid",
+        "description",
+        "out_trade_no",
+        "notify_url",
+    ] {
         match v.get(k) {
-            None => return Err(param(format!("输入源“/body/{k}”映射到字段“{k}”必填性规则校验失败，此字段为必填项"))),
+            None => {
+                return Err(param(format!(
+                    "输入源“/body/{k}”映射到字段“{k}”必填性规则校验失败，此字段为必填项"
+                )));
+            }
             Some(x) if !x.is_string() => return Err(param(format!("{k}字段类型错误"))),
             _ => {}
         }
@@ -74,7 +105,9 @@ fn place(sim: &Sim, ctx: &V3Ctx, kind: TradeKind, body: &[u8]) -> Result<Value, 
     let notify_url = str_field(&v, "notify_url").unwrap_or_default();
     let parsed: Option<NotifyUrl> = notify_url.parse().ok();
     if parsed.is_none_or(|u| sim.settings.require_https_notify && !u.is_https()) {
-        return Err(param("notify_url格式错误（https，不带查询串，最长256字符）"));
+        return Err(param(
+            "notify_url格式错误（https，不带查询串，最长256字符）",
+        ));
     }
     let attach = match v.get("attach") {
         None | Some(Value::Null) => None,
@@ -87,14 +120,18 @@ fn place(sim: &Sim, ctx: &V3Ctx, kind: TradeKind, body: &[u8]) -> Result<Value, 
         .and_then(Value::as_i64)
         .filter(|t| *t >= 1 && *t <= i64::from(i32::MAX))
         .ok_or_else(|| param("amount.total应为大于0的整数（单位：分）"))?;
-    if amount.get("currency").is_some_and(|c| c.as_str() != Some("CNY")) {
+    if amount
+        .get("currency")
+        .is_some_and(|c| c.as_str() != Some("CNY"))
+    {
         return Err(param("amount.currency只支持CNY"));
     }
     let now = sim.now();
     let time_expire = match v.get("time_expire") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => {
-            let t = time_fmt::from_rfc3339(s).ok_or_else(|| param("time_expire格式错误，应为RFC3339格式"))?;
+            let t = time_fmt::from_rfc3339(s)
+                .ok_or_else(|| param("time_expire格式错误，应为RFC3339格式"))?;
             if t <= now {
                 return Err(param("time_expire不能早于当前时间"));
             }
@@ -111,9 +148,19 @@ fn place(sim: &Sim, ctx: &V3Ctx, kind: TradeKind, body: &[u8]) -> Result<Value, 
     match world.app_bound(mchid, appid) {
         AppBinding::Ok => {}
         AppBinding::NoSuchApp => return Err(param("appid不存在")),
-        AppBinding::NoSuchMerchant => return Err((StatusCode::BAD_REQUEST, "MCH_NOT_EXISTS", "商户号不存在".into())),
+        AppBinding::NoSuchMerchant => {
+            return Err((
+                StatusCode::BAD_REQUEST,
+                "MCH_NOT_EXISTS",
+                "商户号不存在".into(),
+            ));
+        }
         AppBinding::NotBound => {
-            return Err((StatusCode::BAD_REQUEST, "APPID_MCHID_NOT_MATCH", "appid和mch_id不匹配".into()));
+            return Err((
+                StatusCode::BAD_REQUEST,
+                "APPID_MCHID_NOT_MATCH",
+                "appid和mch_id不匹配".into(),
+            ));
         }
     }
     let openid = match kind {
@@ -123,7 +170,11 @@ fn place(sim: &Sim, ctx: &V3Ctx, kind: TradeKind, body: &[u8]) -> Result<Value, 
                 .and_then(|p| str_field(p, "openid"))
                 .filter(|o| !o.is_empty())
                 .ok_or_else(|| param("payer.openid为必填项"))?;
-            if !world.apps.get(appid).is_some_and(|a| a.users.contains_key(openid)) {
+            if !world
+                .apps
+                .get(appid)
+                .is_some_and(|a| a.users.contains_key(openid))
+            {
                 return Err(param("openid和appid不匹配"));
             }
             Some(openid.to_owned())
@@ -146,9 +197,21 @@ fn place(sim: &Sim, ctx: &V3Ctx, kind: TradeKind, body: &[u8]) -> Result<Value, 
         time_expire,
     };
     let order = orders::place_order(sim, &mut world, new).map_err(|e| match e {
-        PlaceError::OrderPaid => (StatusCode::BAD_REQUEST, "ORDERPAID", "该订单已支付".to_owned()),
-        PlaceError::OrderClosed => (StatusCode::BAD_REQUEST, "ORDER_CLOSED", "该订单已关闭".to_owned()),
-        PlaceError::OutTradeNoUsed => (StatusCode::FORBIDDEN, "OUT_TRADE_NO_USED", "商户订单号重复".to_owned()),
+        PlaceError::OrderPaid => (
+            StatusCode::BAD_REQUEST,
+            "ORDERPAID",
+            "该订单已支付".to_owned(),
+        ),
+        PlaceError::OrderClosed => (
+            StatusCode::BAD_REQUEST,
+            "ORDER_CLOSED",
+            "该订单已关闭".to_owned(),
+        ),
+        PlaceError::OutTradeNoUsed => (
+            StatusCode::FORBIDDEN,
+            "OUT_TRADE_NO_USED",
+            "商户订单号重复".to_owned(),
+        ),
     })?;
     Ok(match (order.prepay_id, order.code_url) {
         (Some(p), _) => serde_json::json!({ "prepay_id": p }),
@@ -170,7 +233,12 @@ pub async fn query_by_out_trade_no(
         Err(r) => return r,
     };
     if q.get("mchid") != Some(&ctx.mchid) {
-        return ctx.error(&sim, StatusCode::BAD_REQUEST, "PARAM_ERROR", "mchid为必填项，且须与Authorization中的mchid一致");
+        return ctx.error(
+            &sim,
+            StatusCode::BAD_REQUEST,
+            "PARAM_ERROR",
+            "mchid为必填项，且须与Authorization中的mchid一致",
+        );
     }
     let order = sim.world().order(&ctx.mchid, &out_trade_no).cloned();
     match order {
@@ -192,9 +260,18 @@ pub async fn query_by_id(
         Err(r) => return r,
     };
     if q.get("mchid") != Some(&ctx.mchid) {
-        return ctx.error(&sim, StatusCode::BAD_REQUEST, "PARAM_ERROR", "mchid为必填项，且须与Authorization中的mchid一致");
+        return ctx.error(
+            &sim,
+            StatusCode::BAD_REQUEST,
+            "PARAM_ERROR",
+            "mchid为必填项，且须与Authorization中的mchid一致",
+        );
     }
-    let order = sim.world().order_by_transaction(&transaction_id).filter(|o| o.mch_id == ctx.mchid).cloned();
+    let order = sim
+        .world()
+        .order_by_transaction(&transaction_id)
+        .filter(|o| o.mch_id == ctx.mchid)
+        .cloned();
     match order {
         Some(o) => ctx.reply(&sim, StatusCode::OK, Some(&orders::transaction_json(&o))),
         None => ctx.error(&sim, StatusCode::NOT_FOUND, "ORDER_NOT_EXIST", "订单不存在"),
@@ -213,15 +290,24 @@ pub async fn close(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let mchid = serde_json::from_slice::<Value>(&body).ok().and_then(|v| str_field(&v, "mchid").map(str::to_owned));
+    let mchid = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| str_field(&v, "mchid").map(str::to_owned));
     if mchid.as_deref() != Some(ctx.mchid.as_str()) {
-        return ctx.error(&sim, StatusCode::BAD_REQUEST, "PARAM_ERROR", "mchid为必填项，且须与Authorization中的mchid一致");
+        return ctx.error(
+            &sim,
+            StatusCode::BAD_REQUEST,
+            "PARAM_ERROR",
+            "mchid为必填项，且须与Authorization中的mchid一致",
+        );
     }
     let result = {
         let mut world = sim.world();
         match world.order_mut(&ctx.mchid, &out_trade_no) {
             None => Err((StatusCode::NOT_FOUND, "ORDER_NOT_EXIST", "订单不存在")),
-            Some(o) if o.state.is_paid() => Err((StatusCode::BAD_REQUEST, "ORDERPAID", "订单已支付，不能关闭")),
+            Some(o) if o.state.is_paid() => {
+                Err((StatusCode::BAD_REQUEST, "ORDERPAID", "订单已支付，不能关闭"))
+            }
             Some(o) => {
                 o.state = TradeState::Closed;
                 Ok(())

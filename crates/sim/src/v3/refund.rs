@@ -11,7 +11,13 @@ use super::auth::V3Ctx;
 use crate::orders::{self, NewRefund, RefundError};
 use crate::state::{Api, Sim, VerifyMode};
 
-pub async fn create(State(sim): State<Sim>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn create(
+    State(sim): State<Sim>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let ctx = match V3Ctx::open(&sim, uri.path(), &method, &uri, &headers, &body).await {
         Ok(c) => c,
         Err(r) => return r,
@@ -20,11 +26,20 @@ pub async fn create(State(sim): State<Sim>, method: Method, uri: Uri, headers: H
     let Ok(v) = serde_json::from_slice::<Value>(&body) else {
         return bad("请求体不是合法的JSON");
     };
-    let s = |k: &str| v.get(k).and_then(Value::as_str).filter(|x| !x.is_empty()).map(str::to_owned);
+    let s = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .filter(|x| !x.is_empty())
+            .map(str::to_owned)
+    };
     let Some(out_refund_no) = s("out_refund_no") else {
         return bad("out_refund_no为必填项");
     };
-    if out_refund_no.len() > 64 || !out_refund_no.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-|*@".contains(&b)) {
+    if out_refund_no.len() > 64
+        || !out_refund_no
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-|*@".contains(&b))
+    {
         return bad("out_refund_no格式错误");
     }
     let (transaction_id, out_trade_no) = (s("transaction_id"), s("out_trade_no"));
@@ -36,7 +51,11 @@ pub async fn create(State(sim): State<Sim>, method: Method, uri: Uri, headers: H
     let (Some(refund), Some(total)) = (int("refund"), int("total")) else {
         return bad("amount.refund和amount.total为必填的整数（单位：分）");
     };
-    if amount.and_then(|a| a.get("currency")).and_then(Value::as_str) != Some("CNY") {
+    if amount
+        .and_then(|a| a.get("currency"))
+        .and_then(Value::as_str)
+        != Some("CNY")
+    {
         return bad("amount.currency为必填项，只支持CNY");
     }
     if refund > total {
@@ -46,7 +65,10 @@ pub async fn create(State(sim): State<Sim>, method: Method, uri: Uri, headers: H
         return bad("reason长度不能超过80个字符");
     }
     let notify_url = s("notify_url");
-    if notify_url.as_deref().is_some_and(|u| u.parse::<paygate_core::NotifyUrl>().is_err()) {
+    if notify_url
+        .as_deref()
+        .is_some_and(|u| u.parse::<paygate_core::NotifyUrl>().is_err())
+    {
         return bad("notify_url格式错误");
     }
     let result = {
@@ -71,12 +93,34 @@ pub async fn create(State(sim): State<Sim>, method: Method, uri: Uri, headers: H
         Ok(r) => ctx.reply(&sim, StatusCode::OK, Some(&orders::refund_json(&r))),
         Err(e) => {
             let (status, code, msg) = match e {
-                RefundError::OrderNotFound => (StatusCode::NOT_FOUND, "RESOURCE_NOT_EXISTS", "订单不存在或未支付"),
-                RefundError::TotalMismatch => (StatusCode::BAD_REQUEST, "PARAM_ERROR", "订单金额与原订单不一致"),
-                RefundError::TooMuch => (StatusCode::BAD_REQUEST, "INVALID_REQUEST", "申请退款金额超过订单可退金额"),
-                RefundError::TooMany => (StatusCode::BAD_REQUEST, "INVALID_REQUEST", "退款次数超过限制（每笔订单最多50次）"),
-                RefundError::OutRefundNoUsed => (StatusCode::BAD_REQUEST, "INVALID_REQUEST", "商户退款单号已存在且参数不一致"),
-                RefundError::BadAmount => (StatusCode::BAD_REQUEST, "PARAM_ERROR", "退款金额必须大于0"),
+                RefundError::OrderNotFound => (
+                    StatusCode::NOT_FOUND,
+                    "RESOURCE_NOT_EXISTS",
+                    "订单不存在或未支付",
+                ),
+                RefundError::TotalMismatch => (
+                    StatusCode::BAD_REQUEST,
+                    "PARAM_ERROR",
+                    "订单金额与原订单不一致",
+                ),
+                RefundError::TooMuch => (
+                    StatusCode::BAD_REQUEST,
+                    "INVALID_REQUEST",
+                    "申请退款金额超过订单可退金额",
+                ),
+                RefundError::TooMany => (
+                    StatusCode::BAD_REQUEST,
+                    "INVALID_REQUEST",
+                    "退款次数超过限制（每笔订单最多50次）",
+                ),
+                RefundError::OutRefundNoUsed => (
+                    StatusCode::BAD_REQUEST,
+                    "INVALID_REQUEST",
+                    "商户退款单号已存在且参数不一致",
+                ),
+                RefundError::BadAmount => {
+                    (StatusCode::BAD_REQUEST, "PARAM_ERROR", "退款金额必须大于0")
+                }
             };
             ctx.error(&sim, status, code, msg)
         }
@@ -94,14 +138,28 @@ pub async fn query(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let refund = sim.world().refunds.get(&(ctx.mchid.clone(), out_refund_no)).cloned();
+    let refund = sim
+        .world()
+        .refunds
+        .get(&(ctx.mchid.clone(), out_refund_no))
+        .cloned();
     match refund {
         Some(r) => ctx.reply(&sim, StatusCode::OK, Some(&orders::refund_json(&r))),
-        None => ctx.error(&sim, StatusCode::NOT_FOUND, "RESOURCE_NOT_EXISTS", "退款单不存在"),
+        None => ctx.error(
+            &sim,
+            StatusCode::NOT_FOUND,
+            "RESOURCE_NOT_EXISTS",
+            "退款单不存在",
+        ),
     }
 }
 
-pub async fn certificates(State(sim): State<Sim>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+pub async fn certificates(
+    State(sim): State<Sim>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     let ctx = match V3Ctx::open(&sim, uri.path(), &method, &uri, &headers, b"").await {
         Ok(c) => c,
         Err(r) => return r,
@@ -114,7 +172,13 @@ pub async fn certificates(State(sim): State<Sim>, method: Method, uri: Uri, head
                 return None;
             }
             let key = paygate_wechat_v3::aead::ApiV3Key::new(m.v3_key.as_bytes()).ok()?;
-            let ct = paygate_wechat_v3::aead::encrypt(&key, nonce.as_bytes(), b"certificate", m.platform.cert_pem.as_bytes()).ok()?;
+            let ct = paygate_wechat_v3::aead::encrypt(
+                &key,
+                nonce.as_bytes(),
+                b"certificate",
+                m.platform.cert_pem.as_bytes(),
+            )
+            .ok()?;
             Some(serde_json::json!({
                 "serial_no": m.platform.serial,
                 "effective_time": time_fmt::to_v3(m.platform.effective_time),
@@ -129,8 +193,17 @@ pub async fn certificates(State(sim): State<Sim>, method: Method, uri: Uri, head
         })
     };
     match item {
-        Some(i) => ctx.reply(&sim, StatusCode::OK, Some(&serde_json::json!({ "data": [i] }))),
+        Some(i) => ctx.reply(
+            &sim,
+            StatusCode::OK,
+            Some(&serde_json::json!({ "data": [i] })),
+        ),
         // Merchants in public-key mode have no platform certificate (gotcha G7).
-        None => ctx.error(&sim, StatusCode::NOT_FOUND, "RESOURCE_NOT_EXISTS", "无可用的平台证书，请使用微信支付公钥验签"),
+        None => ctx.error(
+            &sim,
+            StatusCode::NOT_FOUND,
+            "RESOURCE_NOT_EXISTS",
+            "无可用的平台证书，请使用微信支付公钥验签",
+        ),
     }
 }

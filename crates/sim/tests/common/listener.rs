@@ -10,7 +10,8 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use paygate_core::{
-    Notification, NotificationKind, NotificationOutcome, NotificationRequest, Provider, ProviderError,
+    Notification, NotificationKind, NotificationOutcome, NotificationRequest, Provider,
+    ProviderError,
 };
 
 pub type Parsed = Result<Notification, ProviderError>;
@@ -29,7 +30,10 @@ pub struct Listener {
 impl Listener {
     pub async fn start(provider: Arc<dyn Provider>) -> Listener {
         let received = Arc::new(Mutex::new(Vec::new()));
-        let inner = Inner { provider, received: received.clone() };
+        let inner = Inner {
+            provider,
+            received: received.clone(),
+        };
         let app = axum::Router::new()
             .route("/notify/payment", post(payment))
             .route("/notify/refund", post(refund))
@@ -58,14 +62,21 @@ async fn handle(s: Inner, kind: NotificationKind, headers: HeaderMap, body: Byte
     let req = NotificationRequest {
         headers: headers
             .iter()
-            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_owned(),
+                    v.to_str().unwrap_or_default().to_owned(),
+                )
+            })
             .collect(),
         body: body.to_vec(),
     };
     let parsed = s.provider.parse_notification(kind, &req).await;
     let outcome = match &parsed {
         Ok(_) => NotificationOutcome::Done,
-        Err(e) => NotificationOutcome::Retry { message: e.to_string() },
+        Err(e) => NotificationOutcome::Retry {
+            message: e.to_string(),
+        },
     };
     s.received.lock().unwrap().push(parsed);
     let reply = s.provider.notification_reply(&outcome);

@@ -14,7 +14,11 @@ pub async fn spawn() -> RunningSim {
 pub async fn spawn_with_app(pages: Vec<String>) -> RunningSim {
     let sim = spawn().await;
     sim.sim()
-        .register_app(AppSpec { appid: APPID.into(), secret: SECRET.into(), pages })
+        .register_app(AppSpec {
+            appid: APPID.into(),
+            secret: SECRET.into(),
+            pages,
+        })
         .unwrap();
     sim
 }
@@ -33,7 +37,10 @@ pub async fn post_json(url: &str, body: &Value) -> (u16, Value) {
     let r = client().post(url).json(body).send().await.unwrap();
     let status = r.status().as_u16();
     let bytes = r.bytes().await.unwrap();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
 }
 
 pub fn errcode(v: &Value) -> i64 {
@@ -41,10 +48,16 @@ pub fn errcode(v: &Value) -> i64 {
 }
 
 pub fn fixtures() -> Value {
-    serde_json::from_str(include_str!("../../../../fixtures/wechatpay/test-vectors.json")).unwrap()
+    serde_json::from_str(include_str!(
+        "../../../../fixtures/wechatpay/test-vectors.json"
+    ))
+    .unwrap()
 }
 
 pub fn fixture_key(name: &str) -> String {
-    fixtures()["fixture_keys"][name].as_str().unwrap().to_owned()
+    fixtures()["fixture_keys"][name]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 pub mod listener;
