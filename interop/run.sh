@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Interoperability suite: SDKs nobody on this project wrote (wechatpy, wechatpayv3) drive the
 # paygate simulator. Usage: interop/run.sh [VENV_DIR]   (default: target/interop-venv)
-# Creates (or reuses) the venv, installs interop/requirements.txt, builds and starts the
-# simulator example on loopback, runs every script and ends with "N passed, M failed".
+# Creates (or reuses) the venv, installs interop/requirements.txt, builds `paygate` and starts
+# `paygate sim` on loopback (ports chosen by the OS), runs every script and ends with "N passed, M failed".
 set -uo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -15,12 +15,13 @@ fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt" \
   || { echo "pip install failed"; echo "0 passed, 1 failed"; exit 1; }
 
-(cd "$repo" && cargo build --quiet -p paygate-sim --example sim_server) \
+(cd "$repo" && cargo build --quiet --locked -p paygate-cli) \
   || { echo "cannot build the simulator"; echo "0 passed, 1 failed"; exit 1; }
-bin="$(cd "$repo" && cargo metadata --format-version 1 --no-deps | "$venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/examples/sim_server"
+bin="$(cd "$repo" && cargo metadata --format-version 1 --no-deps | "$venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/paygate"
 
 work="$(mktemp -d)"
-"$bin" --ca-out "$work/ca.pem" >"$work/sim.out" 2>"$work/sim.err" &
+"$bin" sim --listen 127.0.0.1:0 --tls-listen 127.0.0.1:0 --refund-settle-after 0 \
+  --ca-out "$work/ca.pem" >"$work/sim.out" 2>"$work/sim.err" &
 sim_pid=$!
 cleanup() { kill "$sim_pid" 2>/dev/null; wait "$sim_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
