@@ -232,19 +232,8 @@ pub async fn query_by_out_trade_no(
         Ok(c) => c,
         Err(r) => return r,
     };
-    if q.get("mchid") != Some(&ctx.mchid) {
-        return ctx.error(
-            &sim,
-            StatusCode::BAD_REQUEST,
-            "PARAM_ERROR",
-            "mchid为必填项，且须与Authorization中的mchid一致",
-        );
-    }
     let order = sim.world().order(&ctx.mchid, &out_trade_no).cloned();
-    match order {
-        Some(o) => ctx.reply(&sim, StatusCode::OK, Some(&orders::transaction_json(&o))),
-        None => ctx.error(&sim, StatusCode::NOT_FOUND, "ORDER_NOT_EXIST", "订单不存在"),
-    }
+    transaction_reply(&sim, &ctx, &q, order)
 }
 
 pub async fn query_by_id(
@@ -259,22 +248,33 @@ pub async fn query_by_id(
         Ok(c) => c,
         Err(r) => return r,
     };
-    if q.get("mchid") != Some(&ctx.mchid) {
-        return ctx.error(
-            &sim,
-            StatusCode::BAD_REQUEST,
-            "PARAM_ERROR",
-            "mchid为必填项，且须与Authorization中的mchid一致",
-        );
-    }
     let order = sim
         .world()
         .order_by_transaction(&transaction_id)
         .filter(|o| o.mch_id == ctx.mchid)
         .cloned();
+    transaction_reply(&sim, &ctx, &q, order)
+}
+
+/// The answer of both order queries: `?mchid=` must name the signing merchant, then the
+/// Transaction, or 404 `ORDER_NOT_EXIST`.
+fn transaction_reply(
+    sim: &Sim,
+    ctx: &V3Ctx,
+    q: &HashMap<String, String>,
+    order: Option<crate::state::Order>,
+) -> Response {
+    if q.get("mchid") != Some(&ctx.mchid) {
+        return ctx.error(
+            sim,
+            StatusCode::BAD_REQUEST,
+            "PARAM_ERROR",
+            "mchid为必填项，且须与Authorization中的mchid一致",
+        );
+    }
     match order {
-        Some(o) => ctx.reply(&sim, StatusCode::OK, Some(&orders::transaction_json(&o))),
-        None => ctx.error(&sim, StatusCode::NOT_FOUND, "ORDER_NOT_EXIST", "订单不存在"),
+        Some(o) => ctx.reply(sim, StatusCode::OK, Some(&orders::transaction_json(&o))),
+        None => ctx.error(sim, StatusCode::NOT_FOUND, "ORDER_NOT_EXIST", "订单不存在"),
     }
 }
 
