@@ -9,6 +9,7 @@
 //!   refundable-amount rule.
 //! - [`provider`]: the [`Provider`] trait — the one seam between paygate and a payment protocol —
 //!   with its request/response values and the [`ProviderRegistry`].
+//! - [`platform_ids`]: paygate's own prefixed, time-ordered ids ([`TenantId`], [`OrderId`], …).
 //! - [`clock`]: the [`Clock`] seam; everything that decides by time reads it.
 //! - [`error`]: [`ProviderError`], the typed failures a provider reports, each with a stable code.
 //!
@@ -19,6 +20,7 @@ pub mod clock;
 pub mod error;
 pub mod ids;
 pub mod money;
+pub mod platform_ids;
 pub mod provider;
 pub mod state;
 pub mod time_fmt;
@@ -31,11 +33,16 @@ pub use ids::{
     RefundId, TransactionId,
 };
 pub use money::{Money, MoneyError};
+pub use platform_ids::{
+    AlertId, ApiKeyId, AuditId, DeliveryId, EventId, NotificationId, OperatorId, OrderId,
+    PlatformId, RefundRecordId, TenantId, new_channel_id,
+};
 pub use provider::{
-    ChannelSpec, ClientIp, CreatePayment, HttpReply, Notification, NotificationKind,
-    NotificationOutcome, NotificationRequest, PaySignType, PaymentEvent, PaymentRef, PaymentStatus,
-    Prepay, Provider, ProviderConstructor, ProviderKind, ProviderRegistry, RefundEvent,
-    RefundRequest, RefundStatus, RequestPayment, TradeState, TradeType,
+    ChannelSpec, ClientIp, CreatePayment, CredentialsFault, CredentialsSummary,
+    CredentialsValidator, HttpReply, Notification, NotificationKind, NotificationOutcome,
+    NotificationRequest, PaySignType, PaymentEvent, PaymentRef, PaymentStatus, Prepay, Provider,
+    ProviderConstructor, ProviderKind, ProviderRegistry, RefundEvent, RefundRequest, RefundStatus,
+    RequestPayment, TradeState, TradeType,
 };
 pub use state::{
     IllegalTransition, OrderState, RefundState, RefundableError, Transition, check_refund,

@@ -333,6 +333,33 @@ impl fmt::Debug for ChannelSpec {
     }
 }
 
+/// What validating a channel's credentials learned: the public facts, safe to store in clear
+/// and to show to the operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialsSummary {
+    /// The merchant number inside the document; the admin side checks it equals the channel's.
+    pub mch_id: MchId,
+    /// The appid the document binds (v2 does), if any.
+    pub appid: Option<AppId>,
+    /// The merchant certificate's serial (v3), upper-case hex.
+    pub merchant_serial: Option<String>,
+    /// When the merchant (or client) certificate stops being valid, if there is one.
+    pub certificate_not_after: Option<OffsetDateTime>,
+}
+
+/// Why a credentials document was refused: the JSON field at fault and a message that never
+/// quotes a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct CredentialsFault {
+    pub field: String,
+    pub message: String,
+}
+
+/// Checks a credentials document offline, before anything is stored.
+pub type CredentialsValidator =
+    Arc<dyn Fn(&SecretString) -> Result<CredentialsSummary, CredentialsFault> + Send + Sync>;
+
 /// Builds a provider from a channel's spec.
 pub type ProviderConstructor =
     Arc<dyn Fn(&ChannelSpec) -> Result<Arc<dyn Provider>, ProviderError> + Send + Sync>;
@@ -341,6 +368,7 @@ pub type ProviderConstructor =
 /// credentials version (a provider holds parsed keys and an HTTP client: building is costly).
 pub struct ProviderRegistry {
     constructors: HashMap<ProviderKind, ProviderConstructor>,
+    validators: HashMap<ProviderKind, CredentialsValidator>,
     cache: moka::sync::Cache<(ChannelId, i64), Arc<dyn Provider>>,
 }
 
@@ -364,6 +392,7 @@ impl ProviderRegistry {
     pub fn new(capacity: u64) -> Self {
         ProviderRegistry {
             constructors: HashMap::new(),
+            validators: HashMap::new(),
             cache: moka::sync::Cache::builder()
                 .max_capacity(capacity)
                 .time_to_idle(std::time::Duration::from_secs(3600))
@@ -371,8 +400,28 @@ impl ProviderRegistry {
         }
     }
 
-    pub fn register(&mut self, kind: ProviderKind, constructor: ProviderConstructor) {
+    /// Registers a kind: how to build its providers and how to validate its credentials.
+    pub fn register(
+        &mut self,
+        kind: ProviderKind,
+        constructor: ProviderConstructor,
+        validator: CredentialsValidator,
+    ) {
         self.constructors.insert(kind, constructor);
+        self.validators.insert(kind, validator);
+    }
+
+    /// Validates a credentials document for `kind` with that kind's own rules.
+    pub fn validate_credentials(
+        &self,
+        kind: ProviderKind,
+        credentials: &SecretString,
+    ) -> Result<CredentialsSummary, CredentialsFault> {
+        let validator = self.validators.get(&kind).ok_or_else(|| CredentialsFault {
+            field: "kind".to_owned(),
+            message: format!("no provider is registered for {}", kind.as_str()),
+        })?;
+        validator(credentials)
     }
 
     pub fn kinds(&self) -> impl Iterator<Item = ProviderKind> + '_ {
@@ -400,6 +449,7 @@ impl ProviderRegistry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::ExposeSecret;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     #[derive(Debug)]
@@ -471,6 +521,21 @@ mod tests {
                 counter.fetch_add(1, Ordering::SeqCst);
                 Ok(Arc::new(Dummy) as Arc<dyn Provider>)
             }),
+            Arc::new(|doc| {
+                if doc.expose_secret().contains("api_key") {
+                    Ok(CredentialsSummary {
+                        mch_id: "1230000109".parse().unwrap_or_else(|_| unreachable!()),
+                        appid: None,
+                        merchant_serial: None,
+                        certificate_not_after: None,
+                    })
+                } else {
+                    Err(CredentialsFault {
+                        field: "api_key".into(),
+                        message: "is required".into(),
+                    })
+                }
+            }),
         );
         assert!(registry.provider(&spec(1, ProviderKind::WechatV2)).is_ok());
         assert!(registry.provider(&spec(1, ProviderKind::WechatV2)).is_ok());
@@ -483,6 +548,30 @@ mod tests {
         );
         let err = registry.provider(&spec(1, ProviderKind::WechatV3)).err();
         assert_eq!(err.map(|e| e.code()), Some("provider_unsupported"));
+    }
+
+    #[test]
+    fn registry_validates_with_the_kinds_own_rules() {
+        let mut registry = ProviderRegistry::new(10);
+        registry.register(
+            ProviderKind::WechatV2,
+            Arc::new(|_| Ok(Arc::new(Dummy) as Arc<dyn Provider>)),
+            Arc::new(|_| {
+                Err(CredentialsFault {
+                    field: "api_key".into(),
+                    message: "must be exactly 32 characters".into(),
+                })
+            }),
+        );
+        let doc = SecretString::from("{}");
+        let fault = registry
+            .validate_credentials(ProviderKind::WechatV2, &doc)
+            .err();
+        assert_eq!(fault.map(|f| f.field), Some("api_key".to_owned()));
+        let fault = registry
+            .validate_credentials(ProviderKind::WechatV3, &doc)
+            .err();
+        assert_eq!(fault.map(|f| f.field), Some("kind".to_owned()));
     }
 
     #[test]

@@ -184,3 +184,20 @@ pub fn validate(c: &V2Credentials) -> Result<ValidCredentials, CredentialsError>
 pub fn validate_json(json: &str) -> Result<ValidCredentials, CredentialsError> {
     validate(&V2Credentials::from_json(json)?)
 }
+
+/// The registry's validator for `wechat-v2` channels (see [`validate`]).
+pub fn credentials_validator() -> paygate_core::CredentialsValidator {
+    std::sync::Arc::new(|doc: &SecretString| {
+        let fault = |e: CredentialsError| paygate_core::CredentialsFault {
+            field: e.field.to_owned(),
+            message: e.reason,
+        };
+        let valid = validate_json(doc.expose_secret()).map_err(fault)?;
+        Ok(paygate_core::CredentialsSummary {
+            mch_id: valid.mch_id,
+            appid: Some(valid.appid),
+            merchant_serial: None,
+            certificate_not_after: None,
+        })
+    })
+}

@@ -33,6 +33,6 @@ pub mod wire;
 pub mod xml;
 
 pub use client::V2Config;
-pub use credentials::{V2Credentials, ValidCredentials, validate};
+pub use credentials::{V2Credentials, ValidCredentials, credentials_validator, validate};
 pub use provider::{WechatV2Provider, constructor, constructor_with_clock};
 pub use tls::CredentialsError;

@@ -234,3 +234,31 @@ fn is_public_key_id(id: &str) -> bool {
         !rest.is_empty() && rest.len() <= 64 && rest.bytes().all(|b| b.is_ascii_digit())
     })
 }
+
+/// The registry's validator for `wechat-v3` channels (see [`validate`]).
+pub fn credentials_validator() -> paygate_core::CredentialsValidator {
+    std::sync::Arc::new(|doc: &SecretString| {
+        let fault = |e: CredentialsError| {
+            let field = e.field();
+            let text = e.to_string();
+            let message = text
+                .strip_prefix(field)
+                .and_then(|rest| rest.strip_prefix(": "))
+                .unwrap_or(&text)
+                .to_owned();
+            paygate_core::CredentialsFault {
+                field: field.to_owned(),
+                message,
+            }
+        };
+        let valid = V3Credentials::from_json(doc.expose_secret())
+            .and_then(|c| validate(&c))
+            .map_err(fault)?;
+        Ok(paygate_core::CredentialsSummary {
+            mch_id: valid.mchid,
+            appid: None,
+            merchant_serial: Some(valid.merchant_serial),
+            certificate_not_after: Some(valid.merchant_certificate_not_after),
+        })
+    })
+}

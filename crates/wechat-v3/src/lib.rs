@@ -35,6 +35,8 @@ pub mod verify;
 pub mod wire;
 
 pub use client::V3Config;
-pub use credentials::{CredentialsError, V3Credentials, ValidatedCredentials, validate};
+pub use credentials::{
+    CredentialsError, V3Credentials, ValidatedCredentials, credentials_validator, validate,
+};
 pub use pemfile::KeyError;
 pub use provider::{FixedNonce, NonceSource, RandomNonce, WechatV3Provider, constructor};

@@ -241,3 +241,14 @@ fn the_registry_constructor_checks_kind_and_mch_id() {
         "{bad:?}"
     );
 }
+
+#[test]
+fn registry_validator_summarises_and_names_fields() {
+    let validator = paygate_wechat_v2::credentials_validator();
+    let summary = validator(&SecretString::from(json(&[]))).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(summary.mch_id.as_str(), CERT_MCH_ID);
+    assert_eq!(summary.appid.as_ref().map(|a| a.as_str()), Some(APPID));
+    let bad = json(&[]).replace(KEY, "short");
+    let fault = validator(&SecretString::from(bad)).err();
+    assert_eq!(fault.map(|f| f.field), Some("api_key".to_owned()));
+}

@@ -136,3 +136,20 @@ fn constructor_checks_the_channel_mchid() {
     let wrong = build(&spec("1230000110")).err();
     assert_eq!(wrong.map(|e| e.code()), Some("channel_credentials_invalid"));
 }
+
+#[test]
+fn registry_validator_summarises_and_names_fields() {
+    let validator = paygate_wechat_v3::credentials_validator();
+    let doc = serde_json::to_string(&credentials(Mode::PublicKey)).unwrap_or_default();
+    let summary = validator(&SecretString::from(doc.clone())).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(summary.mch_id.as_str(), key("mchid"));
+    assert_eq!(summary.merchant_serial, Some(key("merchant_serial")));
+    assert!(summary.certificate_not_after.is_some());
+
+    let short = doc.replace(&key("apiv3_key"), "too-short");
+    let fault = validator(&SecretString::from(short)).err();
+    let fault = fault.unwrap_or_else(|| panic!("a short APIv3 key must be refused"));
+    assert_eq!(fault.field, "apiv3_key");
+    assert!(!fault.message.starts_with("apiv3_key"), "{}", fault.message);
+    assert!(!fault.message.contains("too-short"), "{}", fault.message);
+}
