@@ -1,11 +1,12 @@
 //! `paygate` — a multi-tenant WeChat Pay platform in one binary.
 //!
-//! This is the composition root: the only crate that knows every other one. It parses the
-//! command line, wires the crates together and runs the chosen role. It holds no business rules.
+//! Only the command line lives here; every command is implemented in the `paygate_cli`
+//! library, which the end-to-end tests drive directly.
 
-mod sim;
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use paygate_cli::commands::{self, CheckArgs, ConfigArgs, admin::AdminCommand, serve::ServeArgs};
 
 /// paygate: log mini-program users in, take WeChat Pay payments and refunds for many merchants,
 /// and forward signed webhooks to their backends.
@@ -18,39 +19,51 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Serve the admin API, the tenant API and WeChat's notifications.
+    Serve(ServeArgs),
+    /// Apply the database migrations and exit.
+    Migrate(ConfigArgs),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Operators, tokens and the master key.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Run the WeChat simulator alone (WeChat Pay v2 and v3, mini-program APIs, control API).
     ///
     /// For tests and demos only: it is not WeChat.
-    Sim(sim::SimArgs),
+    Sim(paygate_cli::sim::SimArgs),
     /// Print the payment provider kinds this build supports.
     Providers,
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    init_tracing();
-    match cli.command {
-        Command::Sim(args) => sim::run(args),
-        Command::Providers => {
-            use std::io::Write;
-            let mut out = std::io::stdout().lock();
-            for kind in [
-                paygate_core::ProviderKind::WechatV2,
-                paygate_core::ProviderKind::WechatV3,
-            ] {
-                writeln!(out, "{}", kind.as_str())?;
-            }
-            Ok(())
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration and print it (secrets redacted) with each value's origin.
+    Check(CheckArgs),
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse().command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // The whole cause chain on one line; never a backtrace on a configuration error.
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
         }
     }
 }
 
-/// Logs to stderr; `RUST_LOG` overrides the default `info` level.
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(args) => commands::serve::run(&args),
+        Command::Migrate(args) => commands::migrate(&args),
+        Command::Config(ConfigCommand::Check(args)) => commands::config_check(&args),
+        Command::Admin(command) => commands::admin::run(&command),
+        Command::Sim(args) => {
+            paygate_cli::logging::init(paygate_cli::config::LogFormat::Text);
+            paygate_cli::sim::run(args)
+        }
+        Command::Providers => commands::providers(),
+    }
 }

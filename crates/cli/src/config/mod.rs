@@ -1,0 +1,255 @@
+//! paygate's configuration: what every key means, its default, and the validated [`Config`].
+//!
+//! Layers, later wins: compiled-in defaults → a TOML file (`--config F`, or `./paygate.toml`
+//! when present) → `PAYGATE_…` environment variables (`__` separates nested keys:
+//! `PAYGATE_UPSTREAM__WECHATPAY_BASE_URL`) → command-line flags. [`load`] extracts and validates
+//! in one go; an error names the key and the layer that supplied the bad value.
+//!
+//! Secrets (`master_key`, `jwt_secret`) are [`SecretString`]s: this module never logs, prints
+//! or `Debug`s them, and [`view`] replaces them with `"[redacted]"`. A database URL may carry a
+//! password, so it is shown only through [`DatabaseUrl::redacted`].
+
+mod load;
+pub mod view;
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+pub use load::{Flags, Sources, figment, from_figment, load};
+
+/// The WeChat Pay API (v2 and v3) of production.
+pub const DEFAULT_WECHATPAY_BASE_URL: &str = "https://api.mch.weixin.qq.com";
+/// The mini-program server API of production.
+pub const DEFAULT_MINIPROGRAM_BASE_URL: &str = "https://api.weixin.qq.com";
+/// `data_dir` when none is configured.
+pub const DEFAULT_DATA_DIR: &str = "./data";
+/// `listen` when none is configured: loopback only, so a first start exposes nothing.
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
+/// `admin_token_ttl_secs` when none is configured (15 minutes).
+pub const DEFAULT_ADMIN_TOKEN_TTL_SECS: u64 = 900;
+/// Where a TOML file is looked for when `--config` is not given.
+pub const DEFAULT_CONFIG_FILE: &str = "paygate.toml";
+
+/// Whether `paygate serve` runs for real or as the self-contained demo (`--sim`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Production,
+    /// WeChat is the in-process simulator: `public_url` may be plain http and defaults to the
+    /// local listen URL.
+    Demo,
+}
+
+/// Log line format on stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// The validated configuration of one paygate process.
+///
+/// Built by [`load`] (the binary) or by hand from [`Config::defaults_in`] (tests): fields are
+/// public so an end-to-end test can point a server at its own database and upstreams.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where SQLite's file, the generated key files and `demo.json` live.
+    pub data_dir: PathBuf,
+    pub database_url: DatabaseUrl,
+    pub listen: SocketAddr,
+    /// The base of the URLs WeChat calls back (notify URLs); `None` in demo mode means
+    /// `http://<listen address>`.
+    pub public_url: Option<url::Url>,
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    pub master_key: SecretSource,
+    pub jwt_secret: SecretSource,
+    pub admin_token_ttl_secs: u64,
+    pub log_format: LogFormat,
+    pub upstream: Upstream,
+}
+
+impl Config {
+    /// The defaults with `data_dir` = `dir` and everything derived from it (SQLite database,
+    /// key files): what [`load`] gives with no file, variable or flag but `data_dir`.
+    pub fn defaults_in(dir: &Path) -> Config {
+        Config {
+            data_dir: dir.to_path_buf(),
+            database_url: DatabaseUrl::sqlite_in(dir),
+            listen: DEFAULT_LISTEN,
+            public_url: None,
+            trusted_proxies: Vec::new(),
+            master_key: SecretSource::File(dir.join("master.key")),
+            jwt_secret: SecretSource::File(dir.join("jwt.secret")),
+            admin_token_ttl_secs: DEFAULT_ADMIN_TOKEN_TTL_SECS,
+            log_format: LogFormat::Text,
+            upstream: Upstream::default(),
+        }
+    }
+}
+
+/// The remote APIs paygate calls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    /// WeChat Pay v2 and v3, without a trailing slash.
+    pub wechatpay_base_url: String,
+    /// v2's `/secapi` (refunds over mutual TLS); `None` = `wechatpay_base_url`.
+    pub wechatpay_secapi_base_url: Option<String>,
+    /// The mini-program server API, without a trailing slash.
+    pub miniprogram_base_url: String,
+    /// Extra root CA certificates (PEM) trusted for upstream TLS, besides the system roots.
+    pub extra_root_ca_file: Option<PathBuf>,
+}
+
+impl Default for Upstream {
+    fn default() -> Self {
+        Upstream {
+            wechatpay_base_url: DEFAULT_WECHATPAY_BASE_URL.to_owned(),
+            wechatpay_secapi_base_url: None,
+            miniprogram_base_url: DEFAULT_MINIPROGRAM_BASE_URL.to_owned(),
+            extra_root_ca_file: None,
+        }
+    }
+}
+
+/// A secret given inline (configuration / environment) or kept in a file.
+#[derive(Clone)]
+pub enum SecretSource {
+    Inline(SecretString),
+    File(PathBuf),
+}
+
+impl fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretSource::Inline(_) => f.write_str("Inline([redacted])"),
+            SecretSource::File(p) => f.debug_tuple("File").field(p).finish(),
+        }
+    }
+}
+
+/// Which database engine a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database URL. It may contain a password, so `Debug` and [`redacted`](Self::redacted)
+/// hide it; [`expose`](Self::expose) is the one way to the real text (for connecting).
+#[derive(Clone)]
+pub struct DatabaseUrl {
+    url: SecretString,
+    backend: Backend,
+}
+
+impl DatabaseUrl {
+    /// Parses `sqlite:…`, `postgres://…` or `postgresql://…`.
+    pub fn parse(text: &str) -> Result<DatabaseUrl, String> {
+        let backend = if text.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            return Err("must start with sqlite: or postgres:// (postgresql://)".to_owned());
+        };
+        Ok(DatabaseUrl {
+            url: SecretString::from(text.to_owned()),
+            backend,
+        })
+    }
+
+    /// `sqlite://<dir>/paygate.db` (the store creates the file when missing).
+    pub fn sqlite_in(dir: &Path) -> DatabaseUrl {
+        DatabaseUrl {
+            url: SecretString::from(format!("sqlite://{}", dir.join("paygate.db").display())),
+            backend: Backend::Sqlite,
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The URL with any password replaced by `[redacted]`, safe to log.
+    pub fn redacted(&self) -> String {
+        use secrecy::ExposeSecret;
+        let text = self.url.expose_secret();
+        match url::Url::parse(text) {
+            Ok(mut u) if u.password().is_some() => {
+                // Only fails for URLs that cannot have a password, which this one has.
+                let _ = u.set_password(Some("[redacted]"));
+                u.to_string()
+            }
+            Ok(_) => text.to_owned(),
+            Err(_) => "[unparseable database url]".to_owned(),
+        }
+    }
+
+    /// The SQLite file this URL names, if it is SQLite and names a file.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        use secrecy::ExposeSecret;
+        if self.backend != Backend::Sqlite {
+            return None;
+        }
+        let rest = self.url.expose_secret().strip_prefix("sqlite:")?;
+        let rest = rest.strip_prefix("//").unwrap_or(rest);
+        let path = rest.split('?').next().unwrap_or(rest);
+        (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+    }
+
+    /// The full URL, password included: only for handing to the database driver.
+    pub fn expose(&self) -> &str {
+        use secrecy::ExposeSecret;
+        self.url.expose_secret()
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("DatabaseUrl")
+            .field(&self.redacted())
+            .finish()
+    }
+}
+
+/// Why the configuration was refused. Each message names the key and the layer it came from.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {0} does not exist")]
+    MissingFile(PathBuf),
+    #[error("{0}")]
+    Extract(Box<figment::Error>),
+    #[error("{key} (from {origin}): {message}")]
+    Invalid {
+        key: String,
+        origin: String,
+        message: String,
+    },
+}
+
+impl ConfigError {
+    /// A stable machine code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ConfigError::MissingFile(_) => "config_file_missing",
+            ConfigError::Extract(_) => "config_unreadable",
+            ConfigError::Invalid { .. } => "config_invalid",
+        }
+    }
+
+    /// The key at fault, when one is known.
+    pub fn key(&self) -> Option<String> {
+        match self {
+            ConfigError::MissingFile(_) => None,
+            ConfigError::Extract(e) => (!e.path.is_empty()).then(|| e.path.join(".")),
+            ConfigError::Invalid { key, .. } => Some(key.clone()),
+        }
+    }
+}

@@ -1,0 +1,419 @@
+//! Orders and their state history.
+//!
+//! State changes go through [`Orders::transition`], a compare-and-set on the current state
+//! (`UPDATE … WHERE state = expected`) that writes the `order_transitions` row in the same
+//! transaction. The state machine itself (which moves are legal) lives in
+//! `paygate_core::OrderState`; this module only makes each legal move happen exactly once.
+//! Transitions are audited by their history row (with its cause), not in `audit_log`.
+
+use paygate_core::{
+    AppId, ChannelId, Money, OpenId, OrderId, OrderState, OutTradeNo, TenantId, Transition,
+};
+use time::OffsetDateTime;
+
+use crate::audit::{Audit, AuditRecord};
+use crate::db::{args, from_ms, from_ms_opt, parse_col, parse_opt};
+use crate::error::StoreError;
+use crate::page::{Page, Paged};
+use crate::store::Store;
+
+/// How the payer pays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OrderTradeType {
+    /// In a mini-program; needs the payer's openid.
+    Jsapi,
+    /// By scanning a QR code.
+    Native,
+}
+
+impl OrderTradeType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderTradeType::Jsapi => "JSAPI",
+            OrderTradeType::Native => "NATIVE",
+        }
+    }
+
+    fn parse(s: &str) -> Result<Self, StoreError> {
+        match s {
+            "JSAPI" => Ok(OrderTradeType::Jsapi),
+            "NATIVE" => Ok(OrderTradeType::Native),
+            other => Err(StoreError::Corrupt(format!(
+                "orders.trade_type = {other:?}"
+            ))),
+        }
+    }
+}
+
+/// An order to create (state `CREATED`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOrder {
+    pub appid: AppId,
+    pub channel_id: ChannelId,
+    pub out_trade_no: OutTradeNo,
+    pub amount: Money,
+    pub description: String,
+    pub attach: Option<String>,
+    pub trade_type: OrderTradeType,
+    pub payer_openid: Option<OpenId>,
+    pub client_ip: Option<String>,
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Order {
+    pub id: OrderId,
+    pub tenant_id: TenantId,
+    pub appid: AppId,
+    pub channel_id: ChannelId,
+    pub out_trade_no: OutTradeNo,
+    pub amount: Money,
+    /// Always `CNY` today.
+    pub currency: String,
+    pub description: String,
+    pub attach: Option<String>,
+    pub trade_type: OrderTradeType,
+    pub state: OrderState,
+    pub payer_openid: Option<OpenId>,
+    pub prepay_id: Option<String>,
+    pub prepay_expires_at: Option<OffsetDateTime>,
+    pub code_url: Option<String>,
+    pub transaction_id: Option<String>,
+    pub client_ip: Option<String>,
+    pub expires_at: Option<OffsetDateTime>,
+    pub paid_at: Option<OffsetDateTime>,
+    pub refunded_amount: Money,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+/// One applied transition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderTransition {
+    pub from: OrderState,
+    pub to: OrderState,
+    pub cause: String,
+    pub at: OffsetDateTime,
+}
+
+/// An order with its history, oldest transition first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderDetail {
+    pub order: Order,
+    pub history: Vec<OrderTransition>,
+}
+
+/// List filters; `None` means any. `created_from` is inclusive, `created_to` exclusive.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderFilter {
+    pub state: Option<OrderState>,
+    pub created_from: Option<OffsetDateTime>,
+    pub created_to: Option<OffsetDateTime>,
+    pub out_trade_no: Option<OutTradeNo>,
+}
+
+#[derive(sqlx::FromRow)]
+struct OrderRow {
+    id: String,
+    tenant_id: String,
+    appid: String,
+    channel_id: String,
+    out_trade_no: String,
+    amount: i64,
+    currency: String,
+    description: String,
+    attach: Option<String>,
+    trade_type: String,
+    state: String,
+    payer_openid: Option<String>,
+    prepay_id: Option<String>,
+    prepay_expires_at: Option<i64>,
+    code_url: Option<String>,
+    transaction_id: Option<String>,
+    client_ip: Option<String>,
+    expires_at: Option<i64>,
+    paid_at: Option<i64>,
+    refunded_amount: i64,
+    created_at: i64,
+    updated_at: i64,
+}
+
+pub(crate) fn parse_state(s: &str) -> Result<OrderState, StoreError> {
+    OrderState::parse(s).ok_or_else(|| StoreError::Corrupt(format!("order state {s:?}")))
+}
+
+fn money(column: &'static str, fen: i64) -> Result<Money, StoreError> {
+    Money::from_fen(fen).map_err(|_| StoreError::Corrupt(format!("{column} = {fen}")))
+}
+
+impl TryFrom<OrderRow> for Order {
+    type Error = StoreError;
+    fn try_from(r: OrderRow) -> Result<Self, StoreError> {
+        Ok(Order {
+            id: parse_col("orders.id", &r.id)?,
+            tenant_id: parse_col("orders.tenant_id", &r.tenant_id)?,
+            appid: parse_col("orders.appid", &r.appid)?,
+            channel_id: parse_col("orders.channel_id", &r.channel_id)?,
+            out_trade_no: parse_col("orders.out_trade_no", &r.out_trade_no)?,
+            amount: money("orders.amount", r.amount)?,
+            currency: r.currency,
+            description: r.description,
+            attach: r.attach,
+            trade_type: OrderTradeType::parse(&r.trade_type)?,
+            state: parse_state(&r.state)?,
+            payer_openid: parse_opt("orders.payer_openid", r.payer_openid.as_deref())?,
+            prepay_id: r.prepay_id,
+            prepay_expires_at: from_ms_opt(r.prepay_expires_at)?,
+            code_url: r.code_url,
+            transaction_id: r.transaction_id,
+            client_ip: r.client_ip,
+            expires_at: from_ms_opt(r.expires_at)?,
+            paid_at: from_ms_opt(r.paid_at)?,
+            refunded_amount: money("orders.refunded_amount", r.refunded_amount)?,
+            created_at: from_ms(r.created_at)?,
+            updated_at: from_ms(r.updated_at)?,
+        })
+    }
+}
+
+macro_rules! select {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, tenant_id, appid, channel_id, out_trade_no, amount, currency, \
+             description, attach, trade_type, state, payer_openid, prepay_id, prepay_expires_at, \
+             code_url, transaction_id, client_ip, expires_at, paid_at, refunded_amount, \
+             created_at, updated_at FROM orders ",
+            $rest
+        )
+    };
+}
+
+/// `store.orders()`.
+#[derive(Debug, Clone, Copy)]
+pub struct Orders<'a> {
+    pub(crate) store: &'a Store,
+}
+
+impl Orders<'_> {
+    /// Creates an order in `CREATED`. The app and channel must be the tenant's; a repeated
+    /// `out_trade_no` is `Conflict { orders_tenant_out_trade_no_key }`.
+    pub async fn create(
+        &self,
+        audit: &Audit,
+        tenant: &TenantId,
+        new: &NewOrder,
+    ) -> Result<Order, StoreError> {
+        if new.amount == Money::ZERO {
+            return Err(StoreError::invalid("amount", "must be at least 1 fen"));
+        }
+        if new.trade_type == OrderTradeType::Jsapi && new.payer_openid.is_none() {
+            return Err(StoreError::invalid("payer_openid", "is required for JSAPI"));
+        }
+        let id: OrderId = self.store.new_id();
+        let now = self.store.now_ms();
+        let mut tx = self.store.begin().await?;
+        let owned: Option<(String,)> = tx
+            .optional(
+                "SELECT appid FROM apps WHERE tenant_id = $1 AND appid = $2",
+                args![tenant.as_str(), new.appid.as_str()],
+            )
+            .await?;
+        owned.ok_or(StoreError::not_found("app"))?;
+        let owned: Option<(String,)> = tx
+            .optional(
+                "SELECT id FROM channels WHERE tenant_id = $1 AND id = $2",
+                args![tenant.as_str(), new.channel_id.as_str()],
+            )
+            .await?;
+        owned.ok_or(StoreError::not_found("channel"))?;
+        tx.execute(
+            "INSERT INTO orders (id, tenant_id, appid, channel_id, out_trade_no, amount, \
+             currency, description, attach, trade_type, state, payer_openid, client_ip, \
+             expires_at, refunded_amount, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'CNY', $7, $8, $9, 'CREATED', $10, $11, $12, 0, \
+             $13, $13)",
+            args![
+                id.as_str(),
+                tenant.as_str(),
+                new.appid.as_str(),
+                new.channel_id.as_str(),
+                new.out_trade_no.as_str(),
+                new.amount.fen(),
+                new.description.as_str(),
+                new.attach.clone(),
+                new.trade_type.as_str(),
+                new.payer_openid.as_ref().map(|o| o.as_str().to_owned()),
+                new.client_ip.clone(),
+                new.expires_at,
+                now
+            ],
+        )
+        .await?;
+        AuditRecord::tenant(tenant, "order.create", id.as_str())
+            .summary(serde_json::json!({
+                "out_trade_no": new.out_trade_no.as_str(),
+                "amount": new.amount.fen(),
+                "appid": new.appid.as_str(),
+                "channel_id": new.channel_id.as_str(),
+            }))
+            .write(self.store, &mut tx, audit)
+            .await?;
+        tx.commit().await?;
+        self.get_order(tenant, &id).await
+    }
+
+    async fn get_order(&self, tenant: &TenantId, id: &OrderId) -> Result<Order, StoreError> {
+        let row: Option<OrderRow> = self
+            .store
+            .pool()
+            .optional(
+                select!("WHERE tenant_id = $1 AND id = $2"),
+                args![tenant.as_str(), id.as_str()],
+            )
+            .await?;
+        row.ok_or(StoreError::not_found("order"))?.try_into()
+    }
+
+    /// The order with its state history.
+    pub async fn get(&self, tenant: &TenantId, id: &OrderId) -> Result<OrderDetail, StoreError> {
+        let order = self.get_order(tenant, id).await?;
+        let rows: Vec<(String, String, String, i64)> = self
+            .store
+            .pool()
+            .all(
+                "SELECT from_state, to_state, cause, at FROM order_transitions \
+                 WHERE tenant_id = $1 AND order_id = $2 ORDER BY id",
+                args![tenant.as_str(), id.as_str()],
+            )
+            .await?;
+        let history = rows
+            .into_iter()
+            .map(|(from, to, cause, at)| {
+                Ok(OrderTransition {
+                    from: parse_state(&from)?,
+                    to: parse_state(&to)?,
+                    cause,
+                    at: from_ms(at)?,
+                })
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(OrderDetail { order, history })
+    }
+
+    /// The order with this merchant order number, if any.
+    pub async fn find_by_out_trade_no(
+        &self,
+        tenant: &TenantId,
+        out_trade_no: &OutTradeNo,
+    ) -> Result<Option<Order>, StoreError> {
+        let row: Option<OrderRow> = self
+            .store
+            .pool()
+            .optional(
+                select!("WHERE tenant_id = $1 AND out_trade_no = $2"),
+                args![tenant.as_str(), out_trade_no.as_str()],
+            )
+            .await?;
+        row.map(Order::try_from).transpose()
+    }
+
+    pub async fn list(
+        &self,
+        tenant: &TenantId,
+        filter: &OrderFilter,
+        page: &Page,
+    ) -> Result<Paged<Order>, StoreError> {
+        let rows: Vec<OrderRow> = self
+            .store
+            .pool()
+            .all(
+                select!(
+                    "WHERE tenant_id = $1 AND ($2 IS NULL OR state = $2) \
+                     AND ($3 IS NULL OR created_at >= $3) AND ($4 IS NULL OR created_at < $4) \
+                     AND ($5 IS NULL OR out_trade_no = $5) AND ($6 IS NULL OR id < $6) \
+                     ORDER BY id DESC LIMIT $7"
+                ),
+                args![
+                    tenant.as_str(),
+                    filter.state.map(OrderState::as_str),
+                    filter.created_from,
+                    filter.created_to,
+                    filter.out_trade_no.as_ref().map(|o| o.as_str().to_owned()),
+                    page.cursor(),
+                    page.fetch_limit()
+                ],
+            )
+            .await?;
+        Paged::from_probe(rows, page, |r| r.id.clone()).try_map(Order::try_from)
+    }
+
+    /// Moves the order from `expected_from` to `to` if it is still in `expected_from`.
+    ///
+    /// - An illegal move (by `OrderState::transition_to`) is `IllegalTransition`.
+    /// - `Applied`: the state changed and one history row was written.
+    /// - `NoOp`: the order was already in `to` (a repeated notification, or a concurrent
+    ///   caller won the race); nothing is written.
+    /// - The order in any other state is `StateMismatch` with the state found.
+    pub async fn transition(
+        &self,
+        tenant: &TenantId,
+        id: &OrderId,
+        expected_from: OrderState,
+        to: OrderState,
+        cause: &str,
+    ) -> Result<Transition, StoreError> {
+        expected_from.transition_to(to)?;
+        let now = self.store.now_ms();
+        let mut tx = self.store.begin().await?;
+        let changed = if expected_from == to {
+            0
+        } else {
+            tx.execute(
+                "UPDATE orders SET state = $1, updated_at = $2, \
+                 paid_at = CASE WHEN $1 = 'PAID' AND paid_at IS NULL THEN $2 ELSE paid_at END \
+                 WHERE tenant_id = $3 AND id = $4 AND state = $5",
+                args![
+                    to.as_str(),
+                    now,
+                    tenant.as_str(),
+                    id.as_str(),
+                    expected_from.as_str()
+                ],
+            )
+            .await?
+        };
+        if changed == 0 {
+            let row: Option<(String,)> = tx
+                .optional(
+                    "SELECT state FROM orders WHERE tenant_id = $1 AND id = $2",
+                    args![tenant.as_str(), id.as_str()],
+                )
+                .await?;
+            let (actual,) = row.ok_or(StoreError::not_found("order"))?;
+            let actual = parse_state(&actual)?;
+            return if actual == to {
+                Ok(Transition::NoOp)
+            } else {
+                Err(StoreError::StateMismatch {
+                    expected: expected_from,
+                    actual,
+                })
+            };
+        }
+        tx.execute(
+            "INSERT INTO order_transitions (tenant_id, order_id, from_state, to_state, cause, at) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            args![
+                tenant.as_str(),
+                id.as_str(),
+                expected_from.as_str(),
+                to.as_str(),
+                cause,
+                now
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Transition::Applied)
+    }
+}

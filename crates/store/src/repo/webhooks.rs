@@ -1,0 +1,229 @@
+//! Each tenant's webhook endpoint and its signing secret.
+//!
+//! Secrets follow the Standard Webhooks format, `whsec_` + base64 of 32 random bytes. A secret
+//! is created with the first URL and replaced by [`Webhooks::rotate_secret`]; both return it
+//! once. Only the delivery worker reads it back ([`Webhooks::signing_secret`]).
+
+use base64::Engine;
+use paygate_core::TenantId;
+use rand::RngCore;
+use secrecy::SecretString;
+use time::OffsetDateTime;
+
+use crate::audit::{Audit, AuditRecord};
+use crate::db::{args, from_ms, parse_col};
+use crate::envelope::FieldContext;
+use crate::error::StoreError;
+use crate::repo::ensure_tenant;
+use crate::store::Store;
+
+const SECRET_BYTES: usize = 32;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookEndpoint {
+    pub tenant_id: TenantId,
+    pub url: String,
+    pub paused: bool,
+    pub created_at: OffsetDateTime,
+    pub updated_at: OffsetDateTime,
+}
+
+#[derive(sqlx::FromRow)]
+struct EndpointRow {
+    tenant_id: String,
+    url: String,
+    paused: bool,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<EndpointRow> for WebhookEndpoint {
+    type Error = StoreError;
+    fn try_from(r: EndpointRow) -> Result<Self, StoreError> {
+        Ok(WebhookEndpoint {
+            tenant_id: parse_col("webhook_endpoints.tenant_id", &r.tenant_id)?,
+            url: r.url,
+            paused: r.paused,
+            created_at: from_ms(r.created_at)?,
+            updated_at: from_ms(r.updated_at)?,
+        })
+    }
+}
+
+fn secret_ctx(tenant: &TenantId) -> FieldContext<'_> {
+    FieldContext {
+        tenant_id: tenant.as_str(),
+        table: "webhook_endpoints",
+        column: "signing_secret",
+        row_id: tenant.as_str(),
+    }
+}
+
+fn new_secret() -> SecretString {
+    let mut bytes = [0u8; SECRET_BYTES];
+    rand::rng().fill_bytes(&mut bytes);
+    SecretString::from(format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    ))
+}
+
+/// `store.webhooks()`.
+#[derive(Debug, Clone, Copy)]
+pub struct Webhooks<'a> {
+    pub(crate) store: &'a Store,
+}
+
+impl Webhooks<'_> {
+    /// The tenant's endpoint, if one is set.
+    pub async fn get(&self, tenant: &TenantId) -> Result<Option<WebhookEndpoint>, StoreError> {
+        let row: Option<EndpointRow> = self
+            .store
+            .pool()
+            .optional(
+                "SELECT tenant_id, url, paused, created_at, updated_at FROM webhook_endpoints \
+                 WHERE tenant_id = $1",
+                args![tenant.as_str()],
+            )
+            .await?;
+        row.map(WebhookEndpoint::try_from).transpose()
+    }
+
+    /// Sets the endpoint URL (the caller has validated it). The first call creates the signing
+    /// secret and returns it; later calls keep the secret and return `None`.
+    pub async fn put_url(
+        &self,
+        audit: &Audit,
+        tenant: &TenantId,
+        url: &str,
+    ) -> Result<(WebhookEndpoint, Option<SecretString>), StoreError> {
+        if url.trim().is_empty() {
+            return Err(StoreError::invalid("url", "must not be blank"));
+        }
+        let key = self.store.data_key(tenant).await?;
+        let now = self.store.now_ms();
+        let mut tx = self.store.begin().await?;
+        ensure_tenant(&mut tx, tenant).await?;
+        let changed = tx
+            .execute(
+                "UPDATE webhook_endpoints SET url = $1, updated_at = $2 WHERE tenant_id = $3",
+                args![url, now, tenant.as_str()],
+            )
+            .await?;
+        let created = if changed == 0 {
+            let secret = new_secret();
+            tx.execute(
+                "INSERT INTO webhook_endpoints (tenant_id, url, signing_secret, paused, \
+                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)",
+                args![
+                    tenant.as_str(),
+                    url,
+                    key.encrypt_str(secret_ctx(tenant), &secret),
+                    false,
+                    now
+                ],
+            )
+            .await?;
+            Some(secret)
+        } else {
+            None
+        };
+        AuditRecord::tenant(tenant, "webhook.put", tenant.as_str())
+            .summary(serde_json::json!({ "url": url, "secret_created": created.is_some() }))
+            .write(self.store, &mut tx, audit)
+            .await?;
+        tx.commit().await?;
+        let endpoint = self
+            .get(tenant)
+            .await?
+            .ok_or(StoreError::not_found("webhook endpoint"))?;
+        Ok((endpoint, created))
+    }
+
+    /// Pauses or resumes deliveries.
+    pub async fn set_paused(
+        &self,
+        audit: &Audit,
+        tenant: &TenantId,
+        paused: bool,
+    ) -> Result<WebhookEndpoint, StoreError> {
+        let mut tx = self.store.begin().await?;
+        let changed = tx
+            .execute(
+                "UPDATE webhook_endpoints SET paused = $1, updated_at = $2 WHERE tenant_id = $3",
+                args![paused, self.store.now_ms(), tenant.as_str()],
+            )
+            .await?;
+        if changed == 0 {
+            return Err(StoreError::not_found("webhook endpoint"));
+        }
+        AuditRecord::tenant(tenant, "webhook.set_paused", tenant.as_str())
+            .summary(serde_json::json!({ "paused": paused }))
+            .write(self.store, &mut tx, audit)
+            .await?;
+        tx.commit().await?;
+        self.get(tenant)
+            .await?
+            .ok_or(StoreError::not_found("webhook endpoint"))
+    }
+
+    /// Replaces the signing secret; returns the new one (the only copy handed out).
+    pub async fn rotate_secret(
+        &self,
+        audit: &Audit,
+        tenant: &TenantId,
+    ) -> Result<SecretString, StoreError> {
+        let key = self.store.data_key(tenant).await?;
+        let secret = new_secret();
+        let mut tx = self.store.begin().await?;
+        let changed = tx
+            .execute(
+                "UPDATE webhook_endpoints SET signing_secret = $1, updated_at = $2 \
+                 WHERE tenant_id = $3",
+                args![
+                    key.encrypt_str(secret_ctx(tenant), &secret),
+                    self.store.now_ms(),
+                    tenant.as_str()
+                ],
+            )
+            .await?;
+        if changed == 0 {
+            return Err(StoreError::not_found("webhook endpoint"));
+        }
+        AuditRecord::tenant(tenant, "webhook.rotate_secret", tenant.as_str())
+            .write(self.store, &mut tx, audit)
+            .await?;
+        tx.commit().await?;
+        Ok(secret)
+    }
+
+    /// The decrypted signing secret, for the delivery worker.
+    pub async fn signing_secret(&self, tenant: &TenantId) -> Result<SecretString, StoreError> {
+        let key = self.store.data_key(tenant).await?;
+        let row: Option<(Vec<u8>,)> = self
+            .store
+            .pool()
+            .optional(
+                "SELECT signing_secret FROM webhook_endpoints WHERE tenant_id = $1",
+                args![tenant.as_str()],
+            )
+            .await?;
+        let (sealed,) = row.ok_or(StoreError::not_found("webhook endpoint"))?;
+        Ok(key.decrypt_str(secret_ctx(tenant), &sealed)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    #[test]
+    fn secrets_use_the_standard_webhooks_format() {
+        let s = new_secret();
+        let body = s.expose_secret().strip_prefix("whsec_").unwrap_or_default();
+        let raw = base64::engine::general_purpose::STANDARD.decode(body);
+        assert_eq!(raw.map(|r| r.len()).ok(), Some(SECRET_BYTES));
+    }
+}

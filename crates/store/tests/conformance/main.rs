@@ -1,0 +1,37 @@
+//! Store conformance suite: every case runs against SQLite and PostgreSQL (see `harness`).
+//!
+//! `cargo test -p paygate-store --test conformance`; set `PAYGATE_TEST_POSTGRES_URL` (and
+//! `PAYGATE_REQUIRE_POSTGRES=1` in CI) to include PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod constraints;
+mod fixtures;
+mod harness;
+mod keys;
+mod orders;
+mod repos;
+mod secrets;
+mod seed;
+
+harness::conformance! {
+    keys::migrations_apply,
+    keys::foreign_keys_are_enforced,
+    keys::a_different_master_key_is_refused,
+    keys::rotation_rewraps_data_keys,
+    keys::ciphertexts_cannot_move,
+    keys::unknown_tenants_are_not_found,
+    constraints::unique_constraints_are_named_conflicts,
+    constraints::tenants_cannot_reach_each_other,
+    repos::operators_lifecycle,
+    repos::tenants_lifecycle,
+    secrets::channel_versions,
+    secrets::api_keys_lifecycle,
+    secrets::webhooks_lifecycle,
+    repos::writes_are_audited_without_secrets,
+    orders::order_transitions_are_compare_and_set,
+    orders::order_creation_is_validated,
+    orders::pagination_has_no_gaps_or_duplicates,
+    orders::stats_sum_per_day,
+    orders::activity_lists,
+}
