@@ -1,4 +1,4 @@
-//! paygate's end-to-end suite (issue 6): the real server, started in-process through
+//! paygate's end-to-end suite (issues 6 and 7): the real server, started in-process through
 //! `paygate_cli::app::start` on an ephemeral port, driven over HTTP with reqwest exactly as a
 //! client would, on SQLite and on PostgreSQL.
 //!
@@ -18,12 +18,21 @@ mod harness;
 
 mod audit;
 mod auth;
+mod bad_input;
 mod channels;
 mod credentials;
 mod errors;
+mod events;
+mod faults;
+mod idempotency;
 mod master_key;
+mod notifications;
 mod onboarding;
 mod ops;
+mod payments;
+mod reconcile;
 mod secrets;
+mod sessions;
+mod tenancy;
 mod tenants;
 mod views;

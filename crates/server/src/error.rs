@@ -12,6 +12,9 @@ use paygate_store::StoreError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+mod payment;
+pub use payment::PaymentError;
+
 /// The error envelope of every non-2xx JSON response.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, ToSchema)]
 pub struct ErrorBody {
@@ -35,9 +38,18 @@ pub struct ErrorDetails {
     /// The scope an API key lacked (`insufficient_scope`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_scope: Option<String>,
-    /// Seconds until another attempt may succeed (`too_many_login_attempts`).
+    /// Seconds until another attempt may succeed (`too_many_login_attempts`, `rate_limited`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_seconds: Option<u64>,
+    /// WeChat's own error code (`upstream_rejected`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_code: Option<String>,
+    /// What may still be refunded, in fen (`refund_exceeds_available`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub available_amount: Option<i64>,
+    /// `true` when the same request may succeed later (`upstream_unavailable`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retryable: Option<bool>,
 }
 
 /// What a 404 was about; each has its own code.
@@ -51,12 +63,13 @@ pub enum Resource {
     ApiKey,
     Webhook,
     Order,
+    Refund,
     /// No route, or a row the store could not name.
     Other,
 }
 
 impl Resource {
-    pub const ALL: [Resource; 9] = [
+    pub const ALL: [Resource; 10] = [
         Resource::Tenant,
         Resource::Operator,
         Resource::App,
@@ -65,6 +78,7 @@ impl Resource {
         Resource::ApiKey,
         Resource::Webhook,
         Resource::Order,
+        Resource::Refund,
         Resource::Other,
     ];
 
@@ -78,6 +92,7 @@ impl Resource {
             Resource::ApiKey => "API key",
             Resource::Webhook => "webhook",
             Resource::Order => "order",
+            Resource::Refund => "refund",
             Resource::Other => "resource",
         }
     }
@@ -92,6 +107,7 @@ impl Resource {
             Resource::ApiKey => "api_key_not_found",
             Resource::Webhook => "webhook_not_found",
             Resource::Order => "order_not_found",
+            Resource::Refund => "refund_not_found",
             Resource::Other => "not_found",
         }
     }
@@ -111,17 +127,20 @@ pub enum Conflict {
     CannotModifySelf,
     /// A channel still referenced (e.g. as the tenant's default, or by orders).
     ChannelInUse,
+    /// The tenant already has an order with this out_trade_no.
+    DuplicateOutTradeNo,
     Other,
 }
 
 impl Conflict {
-    pub const ALL: [Conflict; 7] = [
+    pub const ALL: [Conflict; 8] = [
         Conflict::AppidTaken,
         Conflict::UsernameTaken,
         Conflict::ChannelExists,
         Conflict::CredentialsVersionCurrent,
         Conflict::CannotModifySelf,
         Conflict::ChannelInUse,
+        Conflict::DuplicateOutTradeNo,
         Conflict::Other,
     ];
 
@@ -133,6 +152,7 @@ impl Conflict {
             Conflict::CredentialsVersionCurrent => "credentials_version_current",
             Conflict::CannotModifySelf => "cannot_modify_self",
             Conflict::ChannelInUse => "channel_in_use",
+            Conflict::DuplicateOutTradeNo => "duplicate_out_trade_no",
             Conflict::Other => "conflict",
         }
     }
@@ -147,6 +167,9 @@ impl Conflict {
             }
             Conflict::CannotModifySelf => "operators cannot disable or demote themselves",
             Conflict::ChannelInUse => "the channel is still in use",
+            Conflict::DuplicateOutTradeNo => {
+                "the tenant already has an order with this out_trade_no"
+            }
             Conflict::Other => "the request conflicts with the current state",
         }
     }
@@ -203,6 +226,9 @@ pub enum ApiError {
     UnsupportedChannelKind,
     #[error("the service is not ready")]
     NotReady,
+    /// A rule of the tenant payment API (`/v1`).
+    #[error(transparent)]
+    Payment(#[from] PaymentError),
     /// Anything else: logged with its detail, answered generically.
     #[error("internal error: {0}")]
     Internal(String),
@@ -255,6 +281,7 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiError::NotReady => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Payment(p) => p.status(),
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -281,6 +308,7 @@ impl ApiError {
             ApiError::InvalidChannelCredentials { .. } => "invalid_channel_credentials",
             ApiError::UnsupportedChannelKind => "unsupported_channel_kind",
             ApiError::NotReady => "not_ready",
+            ApiError::Payment(p) => p.code(),
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -320,6 +348,7 @@ impl ApiError {
                 }),
             ),
             ApiError::Internal(_) => ("internal error".to_owned(), None),
+            ApiError::Payment(p) => (p.to_string(), p.details()),
             _ => (self.to_string(), None),
         };
         ErrorBody {
@@ -339,7 +368,12 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let body = self.body();
         let mut response = (status, axum::Json(body)).into_response();
-        if let ApiError::TooManyLoginAttempts { retry_after_secs } = self {
+        let retry_after = match &self {
+            ApiError::TooManyLoginAttempts { retry_after_secs } => Some(*retry_after_secs),
+            ApiError::Payment(p) => p.retry_after(),
+            _ => None,
+        };
+        if let Some(retry_after_secs) = retry_after {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
@@ -358,7 +392,20 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound { entity } => ApiError::NotFound(resource_of(entity)),
+            StoreError::Conflict { constraint }
+                if constraint == "refunds_tenant_out_refund_no_key" =>
+            {
+                PaymentError::OutRefundNoReused.into()
+            }
             StoreError::Conflict { constraint } => ApiError::Conflict(conflict_of(&constraint)),
+            StoreError::PayerMismatch => PaymentError::OrderNotYours.into(),
+            StoreError::OrderNotRefundable { .. } => PaymentError::OrderNotRefundable.into(),
+            StoreError::RefundExceedsAvailable { available } => {
+                PaymentError::RefundExceedsAvailable {
+                    available: available.fen(),
+                }
+                .into()
+            }
             StoreError::Invalid { field, message } => ApiError::invalid_field(field, message),
             StoreError::RetireCurrentVersion { .. } => {
                 ApiError::Conflict(Conflict::CredentialsVersionCurrent)
@@ -382,6 +429,7 @@ fn resource_of(entity: &str) -> Resource {
         "api key" => Resource::ApiKey,
         "webhook endpoint" => Resource::Webhook,
         "order" => Resource::Order,
+        "refund" => Resource::Refund,
         _ => Resource::Other,
     }
 }
@@ -393,6 +441,7 @@ fn conflict_of(constraint: &str) -> Conflict {
         "apps_appid_key" | "apps_tenant_appid_key" => Conflict::AppidTaken,
         "operators_username_key" => Conflict::UsernameTaken,
         "channels_tenant_kind_mch_key" => Conflict::ChannelExists,
+        "orders_tenant_out_trade_no_key" => Conflict::DuplicateOutTradeNo,
         _ => Conflict::Other,
     }
 }

@@ -2,7 +2,11 @@
 //!
 //! - the operator admin API under `/admin/v1` ([`admin`]): login, operators, tenants, apps,
 //!   channels and their credentials, API keys, webhooks, and read-only views;
-//! - the tenant API under `/v1` ([`tenant_api`]), authenticated by API keys;
+//! - the tenant API under `/v1` ([`tenant_api`]), authenticated by API keys (the tenant's
+//!   backend) or mini-program session tokens (its users), with the payment services behind it
+//!   in [`payments`];
+//! - WeChat's notify endpoints under `/notify/{channel_id}` ([`notify`]);
+//! - the reconciliation worker ([`workers::reconcile`]), spawned by the CLI;
 //! - `GET /healthz`, `GET /readyz`, `GET /metrics`, `GET /openapi.json` and Swagger UI at
 //!   `/docs`.
 //!
@@ -28,11 +32,14 @@ pub mod extract;
 mod health;
 pub mod metrics;
 mod middleware;
+pub mod notify;
 mod openapi;
 pub mod pagination;
+pub mod payments;
 pub mod settings;
 pub mod state;
 pub mod tenant_api;
+pub mod workers;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -58,6 +65,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(metrics::get_metrics))
         .nest("/admin/v1", admin::router())
         .nest("/v1", tenant_api::router())
+        .nest("/notify", notify::router())
 }
 
 /// The OpenAPI document of every route [`router`] serves.

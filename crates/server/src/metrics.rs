@@ -1,6 +1,8 @@
 //! A deliberately tiny Prometheus registry: request counts by method, route and status, a
-//! latency histogram by method and route, and `paygate_build_info`, rendered in the text
-//! exposition format 0.0.4 at `GET /metrics`.
+//! latency histogram by method and route, `paygate_build_info`, alerts raised by kind
+//! (`paygate_alerts_total{kind}`) and WeChat notifications by kind and outcome
+//! (`paygate_notifications_total{kind,outcome}`), rendered in the text exposition format 0.0.4
+//! at `GET /metrics`. Alert kinds and notification outcomes are fixed vocabularies, never ids.
 //!
 //! Labels use the matched route template (`/admin/v1/tenants/{tenant_id}`), never the raw path,
 //! so ids cannot blow up the series count; unmatched requests share the route `unmatched`.
@@ -38,6 +40,8 @@ struct Histogram {
 struct Series {
     requests: BTreeMap<(String, String, u16), u64>,
     durations: BTreeMap<(String, String), Histogram>,
+    alerts: BTreeMap<&'static str, u64>,
+    notifications: BTreeMap<(&'static str, &'static str), u64>,
 }
 
 /// The process's HTTP metrics.
@@ -66,6 +70,18 @@ impl Metrics {
         }
         h.count += 1;
         h.sum += seconds;
+    }
+
+    /// Counts one raised alert of `kind`.
+    pub fn count_alert(&self, kind: &'static str) {
+        let mut s = self.series.lock().unwrap_or_else(PoisonError::into_inner);
+        *s.alerts.entry(kind).or_default() += 1;
+    }
+
+    /// Counts one notification of `kind` (`payment`/`refund`) handled with `outcome`.
+    pub fn count_notification(&self, kind: &'static str, outcome: &'static str) {
+        let mut s = self.series.lock().unwrap_or_else(PoisonError::into_inner);
+        *s.notifications.entry((kind, outcome)).or_default() += 1;
     }
 
     /// The exposition text.
@@ -115,6 +131,21 @@ impl Metrics {
                 out,
                 "http_request_duration_seconds_count{{{labels}}} {}",
                 h.count
+            );
+        }
+        out.push_str("# HELP paygate_alerts_total Alerts raised, by kind.\n");
+        out.push_str("# TYPE paygate_alerts_total counter\n");
+        for (kind, n) in &s.alerts {
+            let _ = writeln!(out, "paygate_alerts_total{{kind=\"{}\"}} {n}", escape(kind));
+        }
+        out.push_str("# HELP paygate_notifications_total WeChat notifications, by outcome.\n");
+        out.push_str("# TYPE paygate_notifications_total counter\n");
+        for ((kind, outcome), n) in &s.notifications {
+            let _ = writeln!(
+                out,
+                "paygate_notifications_total{{kind=\"{}\",outcome=\"{}\"}} {n}",
+                escape(kind),
+                escape(outcome)
             );
         }
         out
@@ -190,6 +221,19 @@ mod tests {
             "http_request_duration_seconds_count{method=\"GET\",route=\"/admin/v1/tenants\"} 3\n"
         ));
         assert!(text.contains("paygate_build_info{version=\""));
+    }
+
+    #[test]
+    fn counts_alerts_and_notifications() {
+        let m = Metrics::new();
+        m.count_alert("amount_mismatch");
+        m.count_alert("amount_mismatch");
+        m.count_notification("payment", "acknowledged");
+        let text = m.render();
+        assert!(text.contains("paygate_alerts_total{kind=\"amount_mismatch\"} 2\n"));
+        assert!(text.contains(
+            "paygate_notifications_total{kind=\"payment\",outcome=\"acknowledged\"} 1\n"
+        ));
     }
 
     #[test]

@@ -14,6 +14,8 @@ use crate::error::{ErrorBody, ErrorDetails};
 pub const OPERATOR_JWT: &str = "operator_jwt";
 /// Security scheme name of tenant API keys (`pk_…`).
 pub const TENANT_API_KEY: &str = "tenant_api_key";
+/// Security scheme name of mini-program session tokens (`POST /v1/apps/{appid}/sessions`).
+pub const MINIPROGRAM_SESSION: &str = "miniprogram_session";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,7 +25,9 @@ pub const TENANT_API_KEY: &str = "tenant_api_key";
             * `/admin/v1`: the operator API. Log in with `POST /admin/v1/login`, then send \
               `Authorization: Bearer <token>`. Viewers may only GET; writes need the admin role.\n\
             * `/v1`: the tenant API, authenticated with an API key \
-              (`Authorization: Bearer pk_…`).\n\n\
+              (`Authorization: Bearer pk_…`) from the tenant's backend, or with a mini-program \
+              session token (`POST /v1/apps/{appid}/sessions`) that can only pay and read its \
+              own user's orders.\n\n\
             Errors are `{\"code\", \"message\", \"details\"?}` with stable snake_case codes. Lists \
             are `{\"data\": [...], \"next_cursor\": \"…\" | null}`, newest first; pass \
             `?cursor=` to continue and `?limit=` (1–200, default 50). Times are RFC 3339 UTC; \
@@ -43,6 +47,8 @@ pub const TENANT_API_KEY: &str = "tenant_api_key";
         (name = "webhook", description = "A tenant's webhook endpoint"),
         (name = "views", description = "Read-only views: orders, refunds, events, stats, alerts, audit log"),
         (name = "tenant", description = "The tenant API"),
+        (name = "notify", description = "WeChat-facing: payment and refund result notifications \
+            from WeChat Pay. Not for tenants; the notify URLs paygate gives WeChat point here"),
     )
 )]
 pub(crate) struct ApiDoc;
@@ -71,6 +77,18 @@ impl Modify for SecuritySchemes {
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("pk_…")
                     .description(Some("Tenant API key, shown once when created"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            MINIPROGRAM_SESSION,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "Mini-program session from POST /v1/apps/{appid}/sessions (2 hours)",
+                    ))
                     .build(),
             ),
         );

@@ -12,6 +12,8 @@ use paygate_core::{ChannelId, NotifyUrl};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
+pub use crate::auth::token_bucket::RateLimit;
+
 /// The JWT `iss` claim of operator tokens.
 pub const JWT_ISSUER: &str = "paygate";
 /// The JWT `aud` claim of operator tokens.
@@ -100,6 +102,43 @@ pub struct ServerSettings {
     pub body_limit_bytes: usize,
     /// A request still running after this is answered with 408 `request_timeout`.
     pub request_timeout: Duration,
+    /// Request-rate limits of the tenant API (`/v1`).
+    pub tenant_limits: TenantLimits,
+    /// Where WeChat's mini-program APIs are (`jscode2session`, access tokens, wxacode): the
+    /// production host, or the simulator's URL in tests and the demo.
+    pub miniprogram_base_url: String,
+}
+
+/// Request-rate limits of the tenant API, each a token bucket.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TenantLimits {
+    /// Every `/v1` request of one tenant (API key or session).
+    pub per_tenant: RateLimit,
+    /// `POST /v1/apps/{appid}/sessions` per appid: each login costs a `jscode2session` call,
+    /// which WeChat rate-limits per app.
+    pub login_per_app: RateLimit,
+    /// `POST /v1/apps/{appid}/sessions` per client IP, so one client cannot use up an app's
+    /// login allowance.
+    pub login_per_ip: RateLimit,
+}
+
+impl Default for TenantLimits {
+    fn default() -> Self {
+        TenantLimits {
+            per_tenant: RateLimit {
+                per_second: 50.0,
+                burst: 100,
+            },
+            login_per_app: RateLimit {
+                per_second: 50.0,
+                burst: 100,
+            },
+            login_per_ip: RateLimit {
+                per_second: 1.0,
+                burst: 20,
+            },
+        }
+    }
 }
 
 impl ServerSettings {
@@ -114,6 +153,8 @@ impl ServerSettings {
             login_limits: LoginLimits::default(),
             body_limit_bytes: 256 * 1024,
             request_timeout: Duration::from_secs(30),
+            tenant_limits: TenantLimits::default(),
+            miniprogram_base_url: paygate_miniprogram::DEFAULT_BASE_URL.to_owned(),
         }
     }
 
@@ -133,6 +174,15 @@ impl ServerSettings {
         }
         if let Some(url) = &self.public_url {
             check_public_url(url, self.allow_insecure_public_url)?;
+        }
+        let l = &self.tenant_limits;
+        for limit in [l.per_tenant, l.login_per_app, l.login_per_ip] {
+            if RateLimit::new(limit.per_second, limit.burst).is_none() {
+                return Err(SettingsError::RateLimitNotPositive);
+            }
+        }
+        if url::Url::parse(&self.miniprogram_base_url).is_err() {
+            return Err(SettingsError::MiniProgramBaseUrl);
         }
         Ok(())
     }
@@ -210,6 +260,10 @@ pub enum SettingsError {
          so the base may have at most {max}"
     )]
     PublicUrlTooLong { max: usize },
+    #[error("rate limits need a positive rate and a burst of at least 1")]
+    RateLimitNotPositive,
+    #[error("the mini-program base URL is not a valid URL")]
+    MiniProgramBaseUrl,
 }
 
 impl SettingsError {
@@ -226,6 +280,8 @@ impl SettingsError {
             SettingsError::PublicUrlQueryOrFragment => "public_url_query_or_fragment",
             SettingsError::PublicUrlCredentials => "public_url_credentials",
             SettingsError::PublicUrlTooLong { .. } => "public_url_too_long",
+            SettingsError::RateLimitNotPositive => "rate_limit_not_positive",
+            SettingsError::MiniProgramBaseUrl => "miniprogram_base_url_invalid",
         }
     }
 }
@@ -245,6 +301,19 @@ mod tests {
         let s = settings(Some("https://pay.example.com"));
         assert_eq!(s.validate(), Ok(()));
         assert!(!format!("{s:?}").contains("kkkk"));
+    }
+
+    #[test]
+    fn rate_limits_and_miniprogram_url_are_checked() {
+        let mut s = settings(None);
+        s.tenant_limits.login_per_ip.burst = 0;
+        assert_eq!(s.validate(), Err(SettingsError::RateLimitNotPositive));
+        let mut s = settings(None);
+        s.tenant_limits.per_tenant.per_second = 0.0;
+        assert_eq!(s.validate(), Err(SettingsError::RateLimitNotPositive));
+        let mut s = settings(None);
+        s.miniprogram_base_url = "not a url".into();
+        assert_eq!(s.validate(), Err(SettingsError::MiniProgramBaseUrl));
     }
 
     #[test]

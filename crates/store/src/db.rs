@@ -131,12 +131,34 @@ pub(crate) enum Tx {
 }
 
 impl Tx {
+    pub(crate) fn backend(&self) -> Backend {
+        match self {
+            Tx::Sqlite(_) => Backend::Sqlite,
+            Tx::Postgres(_) => Backend::Postgres,
+        }
+    }
+
     pub(crate) async fn commit(self) -> Result<(), StoreError> {
         match self {
             Tx::Sqlite(tx) => tx.commit().await,
             Tx::Postgres(tx) => tx.commit().await,
         }
         .map_err(db_err)
+    }
+}
+
+/// The one place where the SQL text differs by backend: row locks (`FOR UPDATE`, and `FOR
+/// UPDATE SKIP LOCKED` for reconciliation claims). SQLite has no row locks and needs none:
+/// every store transaction is `BEGIN IMMEDIATE`, which serialises writers, and a single
+/// `UPDATE … RETURNING` is atomic. Callers pass both texts, identical but for the lock clause.
+pub(crate) fn dialect(
+    backend: Backend,
+    sqlite: &'static str,
+    postgres: &'static str,
+) -> &'static str {
+    match backend {
+        Backend::Sqlite => sqlite,
+        Backend::Postgres => postgres,
     }
 }
 

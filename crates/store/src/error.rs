@@ -8,7 +8,7 @@
 //!
 //! [`code`]: StoreError::code
 
-use paygate_core::{IllegalTransition, OrderState};
+use paygate_core::{IllegalTransition, Money, OrderState};
 
 use crate::envelope::EnvelopeError;
 
@@ -55,6 +55,18 @@ pub enum StoreError {
         actual: OrderState,
     },
 
+    /// The order is bound to another payer (openid) than the one paying.
+    #[error("the order belongs to another payer")]
+    PayerMismatch,
+
+    /// The order's state allows no refund (only PAID and PARTIALLY_REFUNDED orders refund).
+    #[error("an order that is {state} cannot be refunded", state = state.as_str())]
+    OrderNotRefundable { state: OrderState },
+
+    /// The refund asks for more than is left: paid − (PROCESSING + SUCCESS refunds).
+    #[error("the refund exceeds the {available} still refundable")]
+    RefundExceedsAvailable { available: Money },
+
     /// The current credentials version of a channel cannot be retired; add a newer one first.
     #[error("version {version} is the channel's current credentials; add a new version first")]
     RetireCurrentVersion { version: i64 },
@@ -92,6 +104,9 @@ impl StoreError {
             StoreError::Invalid { .. } => "invalid",
             StoreError::IllegalTransition(_) => "illegal_transition",
             StoreError::StateMismatch { .. } => "state_mismatch",
+            StoreError::PayerMismatch => "payer_mismatch",
+            StoreError::OrderNotRefundable { .. } => "order_not_refundable",
+            StoreError::RefundExceedsAvailable { .. } => "refund_exceeds_available",
             StoreError::RetireCurrentVersion { .. } => "retire_current_version",
             StoreError::Corrupt(_) => "corrupt_row",
             StoreError::UnsupportedUrl => "unsupported_database_url",
@@ -157,6 +172,10 @@ const SQLITE_UNIQUES: &[(&str, &str)] = &[
     ("events.tenant_id, events.id", "events_tenant_id_key"),
     ("webhook_deliveries.id", "webhook_deliveries_pkey"),
     ("alerts.id", "alerts_pkey"),
+    (
+        "idempotency_keys.tenant_id, idempotency_keys.idem_key",
+        "idempotency_keys_pkey",
+    ),
     ("audit_log.id", "audit_log_pkey"),
 ];
 
@@ -206,6 +225,9 @@ mod tests {
             | StoreError::Invalid { .. }
             | StoreError::IllegalTransition(_)
             | StoreError::StateMismatch { .. }
+            | StoreError::PayerMismatch
+            | StoreError::OrderNotRefundable { .. }
+            | StoreError::RefundExceedsAvailable { .. }
             | StoreError::RetireCurrentVersion { .. }
             | StoreError::Corrupt(_)
             | StoreError::UnsupportedUrl
@@ -236,6 +258,13 @@ mod tests {
             StoreError::StateMismatch {
                 expected: OrderState::Created,
                 actual: OrderState::Paid,
+            },
+            StoreError::PayerMismatch,
+            StoreError::OrderNotRefundable {
+                state: OrderState::Closed,
+            },
+            StoreError::RefundExceedsAvailable {
+                available: Money::ZERO,
             },
             StoreError::RetireCurrentVersion { version: 1 },
             StoreError::Corrupt("x".into()),

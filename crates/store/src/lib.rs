@@ -15,10 +15,24 @@
 //! - [`repo::operators`] `store.operators()`: admin accounts, roles, token versions.
 //! - [`repo::tenants`] `store.tenants()`: tenants and their wrapped data keys.
 //! - [`repo::apps`] `store.apps()`: mini-programs and their encrypted secrets.
-//! - [`repo::channels`] `store.channels()`: payment channels and versioned credentials.
+//! - [`repo::channels`] `store.channels()`: payment channels and versioned credentials;
+//!   `find(channel_id)` is the one read not scoped by tenant (the notify path), and
+//!   `all_credentials` lists the non-retired versions, current first.
 //! - [`repo::api_keys`] `store.api_keys()`: tenant API keys (digests only) and authentication.
 //! - [`repo::webhooks`] `store.webhooks()`: each tenant's webhook endpoint and signing secret.
 //! - [`repo::orders`] `store.orders()`: orders and their compare-and-set state transitions.
+//! - [`repo::order_payments`] (also `store.orders()`): `set_prepay`, `bind_payer`, the
+//!   reconciliation claims `claim_stale` / `release_claim`; [`OrderChange`], [`Prepay`].
+//! - [`tx`]: [`StoreTx`] from `store.begin()` — one write transaction the payment services
+//!   compose: `lock_order`, `transition_order`, `record_notification` ([`Recorded`]),
+//!   `set_notification_outcome`, `append_event`, `raise_alert` ([`NewAlert`]),
+//!   `create_refund`, `transition_refund`, then `commit()` (drop = rollback).
+//! - [`repo::refunds`] `store.refunds()`: `get`, `find_by_out_refund_no`, `list`,
+//!   `claim_processing` / `release_claim`; [`NewRefund`], [`RefundCreated`], [`RefundChange`]
+//!   (the writes are on [`StoreTx`]).
+//! - [`repo::users`] `store.users()`: mini-program users (`upsert`, `get`, `session_key`).
+//! - [`repo::idempotency`] `store.idempotency()`: `Idempotency-Key` claims ([`Claim`]):
+//!   `claim`, `complete`, `release`.
 //! - [`repo::activity`] `store.activity()`: read-only lists of refunds, notifications, events,
 //!   webhook deliveries and alerts.
 //! - [`repo::stats`] `store.stats()`: per-UTC-day figures for the dashboard.
@@ -26,6 +40,10 @@
 //!   version byte on every ciphertext, and associated data binding each ciphertext to its
 //!   tenant, table, column and row.
 //! - `db` (private): the pool/transaction enums and the portable query helpers.
+//!
+//! State transitions report [`Transition`] (`Applied` / `NoOp`, re-exported from core).
+//! Writes are stamped with the store's `Clock`; only the claim functions take `now`, from
+//! the worker that drives them.
 //!
 //! ## Portable SQL rules
 //!
@@ -37,7 +55,10 @@
 //! ## Tenancy and secrets
 //!
 //! Every tenant-owned query filters on `tenant_id`; a row of another tenant reads as
-//! [`StoreError::NotFound`]. Secrets enter as `SecretString`, are encrypted here with the
+//! [`StoreError::NotFound`]. The only platform-wide reads are `channels().find` (the notify
+//! path learns the tenant from the channel id in its URL) and the reconciliation claims
+//! (`orders().claim_stale`, `refunds().claim_processing`), which serve the one worker that
+//! acts for every tenant; each returned row carries its `tenant_id`. Secrets enter as `SecretString`, are encrypted here with the
 //! tenant's data key, and come back only from the dedicated `…secret()` / `credentials()`
 //! calls. This crate must never log or return a decrypted secret except to the caller that
 //! asked for it, never put one in an audit summary, and never store the master key.
@@ -49,12 +70,14 @@ pub mod error;
 pub mod page;
 pub mod repo;
 pub mod store;
+pub mod tx;
 
 pub use audit::{Audit, AuditEntry, AuditLog};
 pub use db::Backend;
 pub use envelope::MasterKey;
 pub use error::StoreError;
 pub use page::{Page, Paged};
+pub use paygate_core::Transition;
 pub use repo::activity::{
     Activity, Alert, AlertFilter, AlertSeverity, Delivery, DeliveryStatus, Event, NotificationKind,
     NotificationRecord, Refund,
@@ -64,14 +87,19 @@ pub use repo::apps::{App, Apps};
 pub use repo::channels::{
     Channel, ChannelDetail, ChannelStatus, ChannelUpdate, Channels, CredentialsVersion, NewChannel,
 };
+pub use repo::idempotency::{Claim, Idempotency};
 pub use repo::operators::{Operator, OperatorLogin, OperatorUpdate, Operators, Role};
+pub use repo::order_payments::{OrderChange, Prepay};
 pub use repo::orders::{
     NewOrder, Order, OrderDetail, OrderFilter, OrderTradeType, OrderTransition, Orders,
 };
+pub use repo::refunds::{NewRefund, RefundChange, RefundCreated, Refunds};
 pub use repo::stats::{DayStats, Stats};
 pub use repo::tenants::{Tenant, TenantFilter, TenantStatus, TenantUpdate, Tenants};
+pub use repo::users::{User, Users};
 pub use repo::webhooks::{WebhookEndpoint, Webhooks};
 pub use store::Store;
+pub use tx::{NewAlert, NewNotification, Recorded, StoreTx};
 
 impl Store {
     pub fn operators(&self) -> Operators<'_> {
@@ -94,6 +122,15 @@ impl Store {
     }
     pub fn orders(&self) -> Orders<'_> {
         Orders { store: self }
+    }
+    pub fn refunds(&self) -> Refunds<'_> {
+        Refunds { store: self }
+    }
+    pub fn users(&self) -> Users<'_> {
+        Users { store: self }
+    }
+    pub fn idempotency(&self) -> Idempotency<'_> {
+        Idempotency { store: self }
     }
     pub fn activity(&self) -> Activity<'_> {
         Activity { store: self }

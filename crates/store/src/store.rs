@@ -129,7 +129,7 @@ impl Store {
     ) -> Result<u64, StoreError> {
         self.verify_master_key().await?;
         let old = self.master();
-        let mut tx = self.begin().await?;
+        let mut tx = self.write_tx().await?;
         let rows: Vec<(String, Vec<u8>)> = tx
             .all(
                 "SELECT id, wrapped_data_key FROM tenants ORDER BY id",
@@ -176,7 +176,7 @@ impl Store {
         &self.inner.pool
     }
 
-    pub(crate) async fn begin(&self) -> Result<Tx, StoreError> {
+    pub(crate) async fn write_tx(&self) -> Result<Tx, StoreError> {
         self.inner.pool.begin().await
     }
 

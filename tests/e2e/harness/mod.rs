@@ -12,11 +12,14 @@ mod api;
 mod db;
 pub mod fixtures;
 pub mod logs;
+pub mod pay;
+pub mod pay_flow;
+pub mod pay_sim;
 
 use std::sync::{Arc, Mutex, PoisonError};
 
 use paygate_cli::app::{self, Running, StartOptions};
-use paygate_cli::config::{Config, SecretSource};
+use paygate_cli::config::{Config, Mode, SecretSource};
 use paygate_core::ManualClock;
 use paygate_store::{Audit, MasterKey, Role};
 use reqwest::Method;
@@ -178,12 +181,30 @@ impl Req<'_> {
 impl TestApp {
     /// Starts paygate on a fresh database of `backend`, creates an admin and logs it in.
     pub async fn spawn(backend: Backend) -> TestApp {
+        TestApp::spawn_in(backend, Mode::Production).await
+    }
+
+    /// [`Self::spawn`] in `mode` (`Mode::Demo`: with the in-process simulator and the seeded
+    /// demo tenant; see [`pay::PayApp`]).
+    pub async fn spawn_in(backend: Backend, mode: Mode) -> TestApp {
+        TestApp::spawn_with(backend, mode, |_| {}).await
+    }
+
+    /// [`Self::spawn_in`] with the configuration adjusted by `configure` first.
+    pub async fn spawn_with(
+        backend: Backend,
+        mode: Mode,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestApp {
         let db = TestDb::create(&backend).await;
         let master_key = random_master_key();
         let jwt_secret = fixtures::random_text(48);
-        let config = configured(db.config(), &master_key, &jwt_secret);
+        let mut config = configured(db.config(), &master_key, &jwt_secret);
+        configure(&mut config);
         let clock = ManualClock::new(whole_millis(time::OffsetDateTime::now_utc()));
-        let running = start(config, &clock).await.expect("paygate starts");
+        let running = start_in(config, &clock, mode)
+            .await
+            .expect("paygate starts");
         let base_url = running.base_url().to_owned();
         let admin_password = fixtures::random_text(24);
         let admin_name = fixtures::unique("root");
@@ -261,6 +282,20 @@ impl TestApp {
         self.running.as_ref().expect("running").store()
     }
 
+    /// The running process (its simulator and demo in `Mode::Demo`).
+    pub fn running(&self) -> &Running {
+        self.running.as_ref().expect("running")
+    }
+
+    /// Starts a request to an absolute URL (the simulator's control API).
+    pub fn req_url(&self, method: Method, url: &str) -> Req<'_> {
+        Req {
+            app: self,
+            builder: self.http.request(method.clone(), url),
+            what: format!("{method} {url}"),
+        }
+    }
+
     /// Stops the server, then fails if any secret leaked into a response or a log line.
     pub async fn finish(mut self) {
         if let Some(running) = self.running.take() {
@@ -314,9 +349,19 @@ pub fn configured(mut config: Config, master_key: &SecretString, jwt_secret: &st
 
 /// Starts paygate on `clock`.
 pub async fn start(config: Config, clock: &ManualClock) -> Result<Running, app::StartError> {
+    start_in(config, clock, Mode::Production).await
+}
+
+/// Starts paygate on `clock` in `mode`.
+pub async fn start_in(
+    config: Config,
+    clock: &ManualClock,
+    mode: Mode,
+) -> Result<Running, app::StartError> {
     logs::init();
     let mut options = StartOptions::new(config);
     options.clock = Arc::new(clock.clone());
+    options.mode = mode;
     app::start(options).await
 }
 

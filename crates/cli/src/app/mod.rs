@@ -86,6 +86,8 @@ pub struct Running {
     store: Store,
     stop: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
+    /// The reconciliation worker, unless `reconcile.enabled` is off.
+    worker: Option<JoinHandle<()>>,
     sim: Option<paygate_sim::RunningSim>,
     demo: Option<Demo>,
 }
@@ -107,12 +109,14 @@ pub async fn start(options: StartOptions) -> Result<Running, StartError> {
             store,
             stop,
             server,
+            worker,
             demo,
         }) => Ok(Running {
             report,
             store,
             stop,
             server,
+            worker,
             sim,
             demo,
         }),
@@ -132,6 +136,7 @@ struct Started {
     store: Store,
     stop: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
+    worker: Option<JoinHandle<()>>,
     demo: Option<Demo>,
 }
 
@@ -225,6 +230,11 @@ async fn serve_opened(launch: &Launch<'_>, opened: Opened) -> Result<Started, St
     settings.allow_insecure_public_url = demo_mode;
     settings.allow_insecure_webhook_urls = demo_mode;
     settings.trusted_proxies = config.trusted_proxies.clone();
+    settings.tenant_limits = config.rate_limits.settings();
+    settings.miniprogram_base_url = match sim {
+        Some(sim) => sim.base_url().to_owned(),
+        None => config.upstream.miniprogram_base_url.clone(),
+    };
     settings.validate()?;
 
     let registry = Arc::new(providers::registry(endpoints, clock.clone()));
@@ -235,6 +245,16 @@ async fn serve_opened(launch: &Launch<'_>, opened: Opened) -> Result<Started, St
     };
 
     let (stop, mut stopped) = watch::channel(false);
+    let worker = config.reconcile.enabled.then(|| {
+        let mut stopped = stop.subscribe();
+        paygate_server::workers::reconcile::spawn(
+            state.clone(),
+            config.reconcile.settings(),
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            },
+        )
+    });
     let router = paygate_server::router(state);
     let server = tokio::spawn(paygate_server::serve(listener, router, async move {
         // An error means the sender is gone: stop as well.
@@ -259,6 +279,7 @@ async fn serve_opened(launch: &Launch<'_>, opened: Opened) -> Result<Started, St
         store: opened.store,
         stop,
         server,
+        worker,
         demo,
     })
 }
@@ -364,6 +385,16 @@ impl Running {
                 }
             }
         };
+        if let Some(mut worker) = self.worker.take() {
+            // The stop signal ends the loop after the run in progress.
+            if tokio::time::timeout(SHUTDOWN_GRACE, &mut worker)
+                .await
+                .is_err()
+            {
+                tracing::warn!("the reconciliation run outlived the grace period; aborting it");
+                worker.abort();
+            }
+        }
         if let Some(demo) = self.demo.take() {
             demo.stop().await;
         }

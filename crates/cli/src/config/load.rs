@@ -10,10 +10,12 @@ use ipnet::IpNet;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::reconcile::RawReconcile;
 use super::{
     Config, ConfigError, DEFAULT_ADMIN_TOKEN_TTL_SECS, DEFAULT_CONFIG_FILE, DEFAULT_DATA_DIR,
-    DEFAULT_LISTEN, DEFAULT_MINIPROGRAM_BASE_URL, DEFAULT_WECHATPAY_BASE_URL, DatabaseUrl,
-    LogFormat, Mode, SecretSource, Upstream,
+    DEFAULT_LISTEN, DEFAULT_MINIPROGRAM_BASE_URL, DEFAULT_RECONCILE_BATCH,
+    DEFAULT_RECONCILE_INTERVAL_SECS, DEFAULT_RECONCILE_PENDING_AGE_SECS,
+    DEFAULT_WECHATPAY_BASE_URL, DatabaseUrl, LogFormat, Mode, RateLimits, SecretSource, Upstream,
 };
 
 /// Top-level keys; environment variables outside this list (`PAYGATE_SIM_LISTEN`, the test
@@ -31,10 +33,14 @@ const KEYS: &[&str] = &[
     "admin_token_ttl_secs",
     "log_format",
     "upstream",
+    "reconcile",
+    "rate_limits",
 ];
 
 /// Shortest accepted JWT signing secret (the server's rule).
 const MIN_JWT_SECRET_LEN: usize = paygate_server::settings::MIN_JWT_SECRET_BYTES;
+/// Every rate-limit rate and burst.
+const RATE_LIMIT_RANGE: std::ops::RangeInclusive<u32> = 1..=1_000_000;
 /// Admin tokens live between a minute and a day.
 const TTL_RANGE: std::ops::RangeInclusive<u64> = 60..=86_400;
 
@@ -88,6 +94,20 @@ fn defaults() -> serde_json::Value {
             "wechatpay_base_url": DEFAULT_WECHATPAY_BASE_URL,
             "miniprogram_base_url": DEFAULT_MINIPROGRAM_BASE_URL,
         },
+        "rate_limits": {
+            "tenant_per_second": RateLimits::default().tenant_per_second,
+            "tenant_burst": RateLimits::default().tenant_burst,
+            "login_per_app_per_second": RateLimits::default().login_per_app_per_second,
+            "login_per_app_burst": RateLimits::default().login_per_app_burst,
+            "login_per_ip_per_second": RateLimits::default().login_per_ip_per_second,
+            "login_per_ip_burst": RateLimits::default().login_per_ip_burst,
+        },
+        "reconcile": {
+            "enabled": true,
+            "interval_secs": DEFAULT_RECONCILE_INTERVAL_SECS,
+            "pending_age_secs": DEFAULT_RECONCILE_PENDING_AGE_SECS,
+            "batch": DEFAULT_RECONCILE_BATCH,
+        },
     })
 }
 
@@ -137,6 +157,19 @@ struct Raw {
     admin_token_ttl_secs: u64,
     log_format: LogFormat,
     upstream: RawUpstream,
+    reconcile: RawReconcile,
+    rate_limits: RawRateLimits,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRateLimits {
+    tenant_per_second: u32,
+    tenant_burst: u32,
+    login_per_app_per_second: u32,
+    login_per_app_burst: u32,
+    login_per_ip_per_second: u32,
+    login_per_ip_burst: u32,
 }
 
 #[derive(Deserialize)]
@@ -265,6 +298,41 @@ pub fn from_figment(figment: &Figment, mode: Mode) -> Result<Config, ConfigError
             other => other,
         },
     };
+    let rl = raw.rate_limits;
+    for (key, value) in [
+        ("rate_limits.tenant_per_second", rl.tenant_per_second),
+        ("rate_limits.tenant_burst", rl.tenant_burst),
+        (
+            "rate_limits.login_per_app_per_second",
+            rl.login_per_app_per_second,
+        ),
+        ("rate_limits.login_per_app_burst", rl.login_per_app_burst),
+        (
+            "rate_limits.login_per_ip_per_second",
+            rl.login_per_ip_per_second,
+        ),
+        ("rate_limits.login_per_ip_burst", rl.login_per_ip_burst),
+    ] {
+        if !RATE_LIMIT_RANGE.contains(&value) {
+            return Err(invalid(
+                key,
+                format!(
+                    "must be between {} and {}",
+                    RATE_LIMIT_RANGE.start(),
+                    RATE_LIMIT_RANGE.end()
+                ),
+            ));
+        }
+    }
+    let rate_limits = RateLimits {
+        tenant_per_second: rl.tenant_per_second,
+        tenant_burst: rl.tenant_burst,
+        login_per_app_per_second: rl.login_per_app_per_second,
+        login_per_app_burst: rl.login_per_app_burst,
+        login_per_ip_per_second: rl.login_per_ip_per_second,
+        login_per_ip_burst: rl.login_per_ip_burst,
+    };
+    let reconcile = raw.reconcile.check(&invalid)?;
     Ok(Config {
         data_dir: raw.data_dir,
         database_url,
@@ -276,6 +344,8 @@ pub fn from_figment(figment: &Figment, mode: Mode) -> Result<Config, ConfigError
         admin_token_ttl_secs: raw.admin_token_ttl_secs,
         log_format: raw.log_format,
         upstream,
+        reconcile,
+        rate_limits,
     })
 }
 

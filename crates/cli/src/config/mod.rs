@@ -10,6 +10,7 @@
 //! password, so it is shown only through [`DatabaseUrl::redacted`].
 
 mod load;
+mod reconcile;
 pub mod view;
 
 use std::fmt;
@@ -21,6 +22,10 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 pub use load::{Flags, Sources, figment, from_figment, load};
+pub use reconcile::{
+    DEFAULT_RECONCILE_BATCH, DEFAULT_RECONCILE_INTERVAL_SECS, DEFAULT_RECONCILE_PENDING_AGE_SECS,
+    Reconcile,
+};
 
 /// The WeChat Pay API (v2 and v3) of production.
 pub const DEFAULT_WECHATPAY_BASE_URL: &str = "https://api.mch.weixin.qq.com";
@@ -73,6 +78,8 @@ pub struct Config {
     pub admin_token_ttl_secs: u64,
     pub log_format: LogFormat,
     pub upstream: Upstream,
+    pub reconcile: Reconcile,
+    pub rate_limits: RateLimits,
 }
 
 impl Config {
@@ -90,6 +97,8 @@ impl Config {
             admin_token_ttl_secs: DEFAULT_ADMIN_TOKEN_TTL_SECS,
             log_format: LogFormat::Text,
             upstream: Upstream::default(),
+            reconcile: Reconcile::default(),
+            rate_limits: RateLimits::default(),
         }
     }
 }
@@ -114,6 +123,50 @@ impl Default for Upstream {
             wechatpay_secapi_base_url: None,
             miniprogram_base_url: DEFAULT_MINIPROGRAM_BASE_URL.to_owned(),
             extra_root_ca_file: None,
+        }
+    }
+}
+
+/// Request-rate limits of the tenant API (`rate_limits.*`), each a token bucket: `*_per_second`
+/// tokens refill each second, up to `*_burst`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Every `/v1` request of one tenant.
+    pub tenant_per_second: u32,
+    pub tenant_burst: u32,
+    /// Mini-program logins per appid.
+    pub login_per_app_per_second: u32,
+    pub login_per_app_burst: u32,
+    /// Mini-program logins per client IP.
+    pub login_per_ip_per_second: u32,
+    pub login_per_ip_burst: u32,
+}
+
+impl Default for RateLimits {
+    /// The server's defaults (`TenantLimits::default`), as whole numbers.
+    fn default() -> Self {
+        RateLimits {
+            tenant_per_second: 50,
+            tenant_burst: 100,
+            login_per_app_per_second: 50,
+            login_per_app_burst: 100,
+            login_per_ip_per_second: 1,
+            login_per_ip_burst: 20,
+        }
+    }
+}
+
+impl RateLimits {
+    /// The server's limits.
+    pub fn settings(&self) -> paygate_server::settings::TenantLimits {
+        let limit = |per_second: u32, burst| paygate_server::settings::RateLimit {
+            per_second: f64::from(per_second),
+            burst,
+        };
+        paygate_server::settings::TenantLimits {
+            per_tenant: limit(self.tenant_per_second, self.tenant_burst),
+            login_per_app: limit(self.login_per_app_per_second, self.login_per_app_burst),
+            login_per_ip: limit(self.login_per_ip_per_second, self.login_per_ip_burst),
         }
     }
 }
@@ -251,5 +304,18 @@ impl ConfigError {
             ConfigError::Extract(e) => (!e.path.is_empty()).then(|| e.path.join(".")),
             ConfigError::Invalid { key, .. } => Some(key.clone()),
         }
+    }
+}
+
+#[cfg(test)]
+mod rate_limit_tests {
+    use super::RateLimits;
+
+    #[test]
+    fn cli_defaults_are_the_servers() {
+        assert_eq!(
+            RateLimits::default().settings(),
+            paygate_server::settings::TenantLimits::default()
+        );
     }
 }

@@ -55,6 +55,28 @@ pub fn redacted(config: &Config) -> Value {
         upstream.insert("extra_root_ca_file".into(), path(p));
     }
     top.insert("upstream".into(), Value::Object(upstream));
+    let rl = &config.rate_limits;
+    top.insert(
+        "rate_limits".into(),
+        json!({
+            "tenant_per_second": rl.tenant_per_second,
+            "tenant_burst": rl.tenant_burst,
+            "login_per_app_per_second": rl.login_per_app_per_second,
+            "login_per_app_burst": rl.login_per_app_burst,
+            "login_per_ip_per_second": rl.login_per_ip_per_second,
+            "login_per_ip_burst": rl.login_per_ip_burst,
+        }),
+    );
+    let rc = &config.reconcile;
+    top.insert(
+        "reconcile".into(),
+        json!({
+            "enabled": rc.enabled,
+            "interval_secs": rc.interval_secs,
+            "pending_age_secs": rc.pending_age_secs,
+            "batch": rc.batch,
+        }),
+    );
     Value::Object(top)
 }
 

@@ -57,6 +57,8 @@ fn defaults_without_any_configuration() {
         );
         assert_eq!(c.admin_token_ttl_secs, 900);
         assert_eq!(c.log_format, LogFormat::Text);
+        assert_eq!(c.reconcile, paygate_cli::config::Reconcile::default());
+        assert_eq!(c.reconcile.settings().pending_age.as_secs(), 300);
         assert_eq!(
             c.upstream.wechatpay_base_url,
             "https://api.mch.weixin.qq.com"
@@ -79,10 +81,16 @@ fn file_then_environment_then_flags_each_override_the_previous() {
                 log_format = "json"
                 [upstream]
                 wechatpay_base_url = "https://file.example/"
+                [reconcile]
+                enabled = false
+                interval_secs = 5
             "#,
         )?;
         // The file alone; derived defaults follow its data_dir.
         let c = prod().unwrap();
+        assert!(!c.reconcile.enabled);
+        assert_eq!(c.reconcile.interval_secs, 5);
+        assert_eq!(c.reconcile.batch, 100);
         assert_eq!(c.listen.to_string(), "0.0.0.0:1000");
         assert_eq!(c.admin_token_ttl_secs, 600);
         assert_eq!(c.log_format, LogFormat::Json);
@@ -243,6 +251,24 @@ fn each_validation_rule_rejects_with_key_and_origin() {
             "between",
         ),
         (
+            "reconcile.interval_secs",
+            "PAYGATE_RECONCILE__INTERVAL_SECS",
+            "0",
+            "between",
+        ),
+        (
+            "reconcile.pending_age_secs",
+            "PAYGATE_RECONCILE__PENDING_AGE_SECS",
+            "5",
+            "between",
+        ),
+        (
+            "reconcile.batch",
+            "PAYGATE_RECONCILE__BATCH",
+            "1001",
+            "between",
+        ),
+        (
             "upstream.wechatpay_base_url",
             "PAYGATE_UPSTREAM__WECHATPAY_BASE_URL",
             "ftp://x",
@@ -366,7 +392,7 @@ fn the_example_file_documents_real_keys() {
         uncommented.push('\n');
     }
     // Every key of the configuration, once.
-    assert_eq!(keys, 15);
+    assert_eq!(keys, 25);
     jail(|jail| {
         jail.create_file("paygate.toml", &uncommented)?;
         let c = prod().unwrap();

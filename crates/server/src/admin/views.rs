@@ -120,7 +120,7 @@ pub fn stats_range(q: &StatsQuery, today: Date) -> Result<(Date, Date), ApiError
 }
 
 /// A tenant's orders, newest first.
-#[utoipa::path(get, path = "/tenants/{tenant_id}/orders", tag = "views",
+#[utoipa::path(get, path = "/tenants/{tenant_id}/orders", tag = "views", operation_id = "admin_list_orders",
     params(("tenant_id" = String, Path, description = "`ten_…`"), OrderQuery, PageParams),
     security(("operator_jwt" = [])),
     responses((status = 200, description = "OK", body = List<OrderView>), (status = 404, description = "Not found (`tenant_not_found`, …)", body = ErrorBody)))]
@@ -147,7 +147,7 @@ pub async fn list_orders(
 }
 
 /// One order with its state history.
-#[utoipa::path(get, path = "/tenants/{tenant_id}/orders/{order_id}", tag = "views",
+#[utoipa::path(get, path = "/tenants/{tenant_id}/orders/{order_id}", tag = "views", operation_id = "admin_get_order",
     params(("tenant_id" = String, Path, description = "`ten_…`"), ("order_id" = String, Path, description = "`ord_…`")),
     security(("operator_jwt" = [])),
     responses((status = 200, description = "OK", body = OrderDetailView), (status = 404, description = "`order_not_found`", body = ErrorBody)))]

@@ -9,6 +9,8 @@ pub mod client_ip;
 pub mod jwt;
 pub mod password;
 pub mod rate_limit;
+pub mod session;
+pub mod token_bucket;
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;

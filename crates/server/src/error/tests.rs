@@ -31,6 +31,7 @@ fn samples() -> Vec<ApiError> {
         ApiError::NotReady,
         ApiError::Internal("x".into()),
     ];
+    all.extend(PaymentError::SAMPLES.map(ApiError::Payment));
     all.extend(Resource::ALL.map(ApiError::NotFound));
     all.extend(Conflict::ALL.map(ApiError::Conflict));
     for e in &all {
@@ -55,6 +56,7 @@ fn samples() -> Vec<ApiError> {
             | ApiError::InvalidChannelCredentials { .. }
             | ApiError::UnsupportedChannelKind
             | ApiError::NotReady
+            | ApiError::Payment(_)
             | ApiError::Internal(_) => {}
         }
     }
@@ -160,5 +162,38 @@ fn store_errors_map_by_entity_and_constraint() {
     assert_eq!(
         ApiError::from(StoreError::UnsupportedUrl).status(),
         StatusCode::INTERNAL_SERVER_ERROR
+    );
+}
+
+#[tokio::test]
+async fn payment_errors_carry_retry_after_and_upstream_codes() {
+    let (status, headers, body) = body_of(ApiError::Payment(PaymentError::RateLimited {
+        retry_after_secs: 3,
+    }))
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(headers[header::RETRY_AFTER], "3");
+    assert_eq!(body["code"], "rate_limited");
+
+    let (status, _, body) = body_of(ApiError::Payment(PaymentError::UpstreamRejected {
+        code: "INVALID_REQUEST".into(),
+        message: "bad".into(),
+    }))
+    .await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_eq!(body["details"]["upstream_code"], "INVALID_REQUEST");
+
+    let (status, _, body) = body_of(ApiError::Payment(PaymentError::RefundExceedsAvailable {
+        available: 150,
+    }))
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["details"]["available_amount"], 150);
+    assert_eq!(
+        ApiError::from(StoreError::Conflict {
+            constraint: "orders_tenant_out_trade_no_key".into()
+        })
+        .code(),
+        "duplicate_out_trade_no"
     );
 }

@@ -4,9 +4,13 @@ use paygate_core::{ApiKeyId, TenantId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use axum::extract::State;
+
+use super::caller::charge_tenant;
 use crate::auth::TenantKey;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::Json;
+use crate::state::AppState;
 
 /// The caller's identity.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -26,8 +30,10 @@ pub struct Me {
         (status = 200, description = "OK", body = Me),
         (status = 401, description = "`missing_token` or `invalid_api_key`", body = ErrorBody),
         (status = 403, description = "`tenant_suspended`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`", body = ErrorBody),
     ))]
-pub async fn get_me(key: TenantKey) -> Result<Json<Me>, ApiError> {
+pub async fn get_me(State(state): State<AppState>, key: TenantKey) -> Result<Json<Me>, ApiError> {
+    charge_tenant(&state, &key.tenant)?;
     Ok(Json(Me {
         tenant_id: key.tenant.id,
         key_id: key.key.id,

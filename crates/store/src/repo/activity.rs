@@ -125,7 +125,7 @@ pub struct AlertFilter {
 }
 
 #[derive(sqlx::FromRow)]
-struct RefundRow {
+pub(crate) struct RefundRow {
     id: String,
     tenant_id: String,
     order_id: String,

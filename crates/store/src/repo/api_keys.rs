@@ -189,7 +189,7 @@ impl ApiKeys<'_> {
         let id: ApiKeyId = self.store.new_id();
         let secret = new_secret();
         let prefix: String = secret.chars().take(DISPLAY_PREFIX_LEN).collect();
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.write_tx().await?;
         ensure_tenant(&mut tx, tenant).await?;
         tx.execute(
             "INSERT INTO api_keys (id, tenant_id, name, prefix, digest, scopes, created_at) \
@@ -250,7 +250,7 @@ impl ApiKeys<'_> {
         tenant: &TenantId,
         id: &ApiKeyId,
     ) -> Result<ApiKey, StoreError> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.write_tx().await?;
         let changed = tx
             .execute(
                 "UPDATE api_keys SET revoked_at = $1 \

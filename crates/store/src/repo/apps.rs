@@ -85,7 +85,7 @@ impl Apps<'_> {
         let key = self.store.data_key(tenant).await?;
         let sealed = key.encrypt_str(secret_ctx(tenant, appid), secret);
         let now = self.store.now_ms();
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.write_tx().await?;
         ensure_tenant(&mut tx, tenant).await?;
         tx.execute(
             "INSERT INTO apps (appid, tenant_id, name, secret, created_at, updated_at) \
@@ -146,7 +146,7 @@ impl Apps<'_> {
     ) -> Result<(), StoreError> {
         let key = self.store.data_key(tenant).await?;
         let sealed = key.encrypt_str(secret_ctx(tenant, appid), secret);
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.write_tx().await?;
         let changed = tx
             .execute(
                 "UPDATE apps SET secret = $1, updated_at = $2 WHERE tenant_id = $3 AND appid = $4",

@@ -7,10 +7,14 @@ pub mod activity;
 pub mod api_keys;
 pub mod apps;
 pub mod channels;
+pub mod idempotency;
 pub mod operators;
+pub mod order_payments;
 pub mod orders;
+pub mod refunds;
 pub mod stats;
 pub mod tenants;
+pub mod users;
 pub mod webhooks;
 
 use paygate_core::TenantId;

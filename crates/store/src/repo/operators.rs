@@ -143,7 +143,7 @@ impl Operators<'_> {
         check_name("username", username)?;
         let id: OperatorId = self.store.new_id();
         let now = self.store.now_ms();
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.write_tx().await?;
         tx.execute(
             "INSERT INTO operators (id, username, password_hash, role, disabled, token_version, \
              created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 0, $6, $6)",
@@ -211,7 +211,7 @@ impl Operators<'_> {
         let role = update.role.unwrap_or(before.role);
         let disabled = update.disabled.unwrap_or(before.disabled);
         let bump = i64::from(role != before.role || disabled != before.disabled);
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.write_tx().await?;
         tx.execute(
             "UPDATE operators SET role = $1, disabled = $2, token_version = token_version + $3, \
              updated_at = $4 WHERE id = $5",
@@ -240,7 +240,7 @@ impl Operators<'_> {
         password_hash: &SecretString,
     ) -> Result<(), StoreError> {
         use secrecy::ExposeSecret;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.write_tx().await?;
         let changed = tx
             .execute(
                 "UPDATE operators SET password_hash = $1, token_version = token_version + 1, \

@@ -15,6 +15,7 @@ use crate::audit::{Audit, AuditRecord};
 use crate::db::{args, from_ms, from_ms_opt, parse_col, parse_opt};
 use crate::error::StoreError;
 use crate::page::{Page, Paged};
+use crate::repo::order_payments::{OrderChange, transition_in};
 use crate::store::Store;
 
 /// How the payer pays.
@@ -113,7 +114,7 @@ pub struct OrderFilter {
 }
 
 #[derive(sqlx::FromRow)]
-struct OrderRow {
+pub(crate) struct OrderRow {
     id: String,
     tenant_id: String,
     appid: String,
@@ -176,17 +177,22 @@ impl TryFrom<OrderRow> for Order {
     }
 }
 
-macro_rules! select {
-    ($rest:literal) => {
-        concat!(
-            "SELECT id, tenant_id, appid, channel_id, out_trade_no, amount, currency, \
-             description, attach, trade_type, state, payer_openid, prepay_id, prepay_expires_at, \
-             code_url, transaction_id, client_ip, expires_at, paid_at, refunded_amount, \
-             created_at, updated_at FROM orders ",
-            $rest
-        )
+/// The columns of [`OrderRow`], for `SELECT` and `RETURNING`.
+macro_rules! order_columns {
+    () => {
+        "id, tenant_id, appid, channel_id, out_trade_no, amount, currency, description, attach, \
+         trade_type, state, payer_openid, prepay_id, prepay_expires_at, code_url, transaction_id, \
+         client_ip, expires_at, paid_at, refunded_amount, created_at, updated_at"
     };
 }
+pub(crate) use order_columns;
+
+macro_rules! select {
+    ($rest:literal) => {
+        concat!("SELECT ", order_columns!(), " FROM orders ", $rest)
+    };
+}
+pub(crate) use select;
 
 /// `store.orders()`.
 #[derive(Debug, Clone, Copy)]
@@ -196,7 +202,8 @@ pub struct Orders<'a> {
 
 impl Orders<'_> {
     /// Creates an order in `CREATED`. The app and channel must be the tenant's; a repeated
-    /// `out_trade_no` is `Conflict { orders_tenant_out_trade_no_key }`.
+    /// `out_trade_no` is `Conflict { orders_tenant_out_trade_no_key }`. The payer may be
+    /// bound later ([`Orders::bind_payer`], [`Orders::set_prepay`]); a JSAPI prepay needs one.
     pub async fn create(
         &self,
         audit: &Audit,
@@ -206,12 +213,9 @@ impl Orders<'_> {
         if new.amount == Money::ZERO {
             return Err(StoreError::invalid("amount", "must be at least 1 fen"));
         }
-        if new.trade_type == OrderTradeType::Jsapi && new.payer_openid.is_none() {
-            return Err(StoreError::invalid("payer_openid", "is required for JSAPI"));
-        }
         let id: OrderId = self.store.new_id();
         let now = self.store.now_ms();
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.write_tx().await?;
         let owned: Option<(String,)> = tx
             .optional(
                 "SELECT appid FROM apps WHERE tenant_id = $1 AND appid = $2",
@@ -262,7 +266,11 @@ impl Orders<'_> {
         self.get_order(tenant, &id).await
     }
 
-    async fn get_order(&self, tenant: &TenantId, id: &OrderId) -> Result<Order, StoreError> {
+    pub(crate) async fn get_order(
+        &self,
+        tenant: &TenantId,
+        id: &OrderId,
+    ) -> Result<Order, StoreError> {
         let row: Option<OrderRow> = self
             .store
             .pool()
@@ -362,58 +370,18 @@ impl Orders<'_> {
         to: OrderState,
         cause: &str,
     ) -> Result<Transition, StoreError> {
-        expected_from.transition_to(to)?;
-        let now = self.store.now_ms();
-        let mut tx = self.store.begin().await?;
-        let changed = if expected_from == to {
-            0
-        } else {
-            tx.execute(
-                "UPDATE orders SET state = $1, updated_at = $2, \
-                 paid_at = CASE WHEN $1 = 'PAID' AND paid_at IS NULL THEN $2 ELSE paid_at END \
-                 WHERE tenant_id = $3 AND id = $4 AND state = $5",
-                args![
-                    to.as_str(),
-                    now,
-                    tenant.as_str(),
-                    id.as_str(),
-                    expected_from.as_str()
-                ],
-            )
-            .await?
-        };
-        if changed == 0 {
-            let row: Option<(String,)> = tx
-                .optional(
-                    "SELECT state FROM orders WHERE tenant_id = $1 AND id = $2",
-                    args![tenant.as_str(), id.as_str()],
-                )
-                .await?;
-            let (actual,) = row.ok_or(StoreError::not_found("order"))?;
-            let actual = parse_state(&actual)?;
-            return if actual == to {
-                Ok(Transition::NoOp)
-            } else {
-                Err(StoreError::StateMismatch {
-                    expected: expected_from,
-                    actual,
-                })
-            };
-        }
-        tx.execute(
-            "INSERT INTO order_transitions (tenant_id, order_id, from_state, to_state, cause, at) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
-            args![
-                tenant.as_str(),
-                id.as_str(),
-                expected_from.as_str(),
-                to.as_str(),
-                cause,
-                now
-            ],
+        let mut tx = self.store.write_tx().await?;
+        let change = OrderChange::cause(cause);
+        let outcome = transition_in(
+            &mut tx,
+            self.store.now_ms(),
+            tenant,
+            id,
+            (expected_from, to),
+            &change,
         )
         .await?;
         tx.commit().await?;
-        Ok(Transition::Applied)
+        Ok(outcome)
     }
 }

@@ -149,7 +149,7 @@ impl Tenants<'_> {
         let master = self.store.master();
         let (data_key, wrapped) = master.new_data_key(id.as_str());
         let now = self.store.now_ms();
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.write_tx().await?;
         tx.execute(
             "INSERT INTO tenants (id, name, status, contact_email, default_channel_id, \
              wrapped_data_key, master_key_version, created_at, updated_at) \
@@ -224,7 +224,7 @@ impl Tenants<'_> {
             .default_channel_id
             .clone()
             .unwrap_or(before.default_channel_id);
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.write_tx().await?;
         if let Some(channel) = &default_channel {
             let own: Option<(String,)> = tx
                 .optional(
@@ -271,7 +271,7 @@ impl Tenants<'_> {
         id: &TenantId,
         status: TenantStatus,
     ) -> Result<Tenant, StoreError> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.write_tx().await?;
         let changed = tx
             .execute(
                 "UPDATE tenants SET status = $1, updated_at = $2 WHERE id = $3 AND status <> $1",

@@ -102,7 +102,7 @@ impl Webhooks<'_> {
         }
         let key = self.store.data_key(tenant).await?;
         let now = self.store.now_ms();
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.write_tx().await?;
         ensure_tenant(&mut tx, tenant).await?;
         let changed = tx
             .execute(
@@ -147,7 +147,7 @@ impl Webhooks<'_> {
         tenant: &TenantId,
         paused: bool,
     ) -> Result<WebhookEndpoint, StoreError> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.write_tx().await?;
         let changed = tx
             .execute(
                 "UPDATE webhook_endpoints SET paused = $1, updated_at = $2 WHERE tenant_id = $3",
@@ -175,7 +175,7 @@ impl Webhooks<'_> {
     ) -> Result<SecretString, StoreError> {
         let key = self.store.data_key(tenant).await?;
         let secret = new_secret();
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.write_tx().await?;
         let changed = tx
             .execute(
                 "UPDATE webhook_endpoints SET signing_secret = $1, updated_at = $2 \

@@ -156,17 +156,17 @@ pub async fn unique_constraints_are_named_conflicts(ctx: Ctx) {
              channel_id, 'OTHER0001', amount, \
              currency, description, attach, trade_type, state, payer_openid, prepay_id, \
              prepay_expires_at, code_url, transaction_id, client_ip, expires_at, paid_at, \
-             refunded_amount, created_at, updated_at FROM orders",
+             refunded_amount, created_at, updated_at, claimed_until FROM orders",
         ),
         (
             "refunds_pkey",
             "INSERT INTO refunds SELECT id, tenant_id, order_id, 'R2', amount, reason, state, \
-             refund_id, created_at, updated_at, succeeded_at FROM refunds",
+             refund_id, created_at, updated_at, succeeded_at, claimed_until FROM refunds",
         ),
         (
             "refunds_tenant_out_refund_no_key",
             "INSERT INTO refunds SELECT 'ref_dup', tenant_id, order_id, out_refund_no, amount, \
-             reason, state, refund_id, created_at, updated_at, succeeded_at FROM refunds",
+             reason, state, refund_id, created_at, updated_at, succeeded_at, claimed_until FROM refunds",
         ),
         (
             "notifications_pkey",
@@ -181,7 +181,7 @@ pub async fn unique_constraints_are_named_conflicts(ctx: Ctx) {
         (
             "events_pkey",
             "INSERT INTO events SELECT id, (SELECT id FROM tenants WHERE name = 'B'), \
-             event_type, payload, created_at FROM events",
+             event_type, payload, created_at, order_id FROM events",
         ),
         (
             "webhook_deliveries_pkey",

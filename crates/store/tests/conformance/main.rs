@@ -10,9 +10,13 @@ mod fixtures;
 mod harness;
 mod keys;
 mod orders;
+mod payments;
+mod reconcile;
+mod refunds;
 mod repos;
 mod secrets;
 mod seed;
+mod sessions;
 
 harness::conformance! {
     keys::migrations_apply,
@@ -34,4 +38,14 @@ harness::conformance! {
     orders::pagination_has_no_gaps_or_duplicates,
     orders::stats_sum_per_day,
     orders::activity_lists,
+    payments::notify_transaction_commits_together,
+    payments::prepay_and_payer_rules,
+    refunds::concurrent_refunds_never_exceed_paid,
+    refunds::refund_states_carry_the_order,
+    refunds::abnormal_then_success_cannot_overrun,
+    reconcile::stale_orders_are_claimed_once,
+    reconcile::processing_refunds_are_claimed_once,
+    sessions::users_upsert_and_stay_in_their_tenant,
+    sessions::idempotency_claims,
+    sessions::notify_channel_lookups,
 }

@@ -10,6 +10,7 @@ use super::{Response, TestApp};
 
 mod access;
 mod channels;
+mod tenant_v1;
 mod views;
 
 /// A logged-in operator.

@@ -233,7 +233,7 @@ impl Channels<'_> {
         let key = self.store.data_key(tenant).await?;
         let id = self.store.new_channel_id();
         let now = self.store.now_ms();
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.write_tx().await?;
         ensure_tenant(&mut tx, tenant).await?;
         tx.execute(
             "INSERT INTO channels (id, tenant_id, kind, mch_id, name, status, current_version, \
@@ -332,7 +332,7 @@ impl Channels<'_> {
         let before = self.get_channel(tenant, id).await?;
         let name = update.name.clone().unwrap_or(before.name);
         let status = update.status.unwrap_or(before.status);
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.write_tx().await?;
         tx.execute(
             "UPDATE channels SET name = $1, status = $2, updated_at = $3 \
              WHERE tenant_id = $4 AND id = $5",

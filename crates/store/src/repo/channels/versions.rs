@@ -1,11 +1,13 @@
 //! Credentials versions of a channel: add (becomes current), retire (never the current one),
 //! and read back decrypted. Split from the channel rows for size; same `Channels` accessor.
+//! Also [`Channels::find`], the one read that is not scoped by tenant (see there).
 
 use paygate_core::{ChannelId, CredentialsSummary, TenantId};
 use secrecy::SecretString;
 
 use super::{
-    Channels, CredentialsVersion, check_mch_id, document_ctx, summary_json, version_row_id,
+    Channel, ChannelRow, Channels, CredentialsVersion, check_mch_id, document_ctx, summary_json,
+    version_row_id,
 };
 use crate::audit::{Audit, AuditRecord};
 use crate::db::{Tx, args, parse_col};
@@ -22,7 +24,7 @@ impl Channels<'_> {
         summary: &CredentialsSummary,
     ) -> Result<CredentialsVersion, StoreError> {
         let key = self.store.data_key(tenant).await?;
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.write_tx().await?;
         let row: Option<(String, i64)> = tx
             .optional(
                 "SELECT mch_id, current_version FROM channels WHERE tenant_id = $1 AND id = $2",
@@ -68,7 +70,7 @@ impl Channels<'_> {
         id: &ChannelId,
         version: i64,
     ) -> Result<CredentialsVersion, StoreError> {
-        let mut tx = self.store.begin().await?;
+        let mut tx = self.store.write_tx().await?;
         let row: Option<(i64,)> = tx
             .optional(
                 "SELECT current_version FROM channels WHERE tenant_id = $1 AND id = $2",
@@ -138,6 +140,59 @@ impl Channels<'_> {
             .credentials(tenant, id, channel.current_version)
             .await?;
         Ok((channel.current_version, doc))
+    }
+
+    /// Every non-retired credentials version, decrypted: the current one first, then older
+    /// ones newest first — the order in which to try verifying a notification during a key
+    /// rollover.
+    pub async fn all_credentials(
+        &self,
+        tenant: &TenantId,
+        id: &ChannelId,
+    ) -> Result<Vec<(i64, SecretString)>, StoreError> {
+        let key = self.store.data_key(tenant).await?;
+        let channel = self.get_channel(tenant, id).await?;
+        let rows: Vec<(i64, Vec<u8>)> = self
+            .store
+            .pool()
+            .all(
+                "SELECT version, document FROM channel_credentials \
+                 WHERE tenant_id = $1 AND channel_id = $2 AND retired_at IS NULL \
+                 ORDER BY version DESC",
+                args![tenant.as_str(), id.as_str()],
+            )
+            .await?;
+        let mut docs = rows
+            .into_iter()
+            .map(|(version, sealed)| {
+                let row_id = version_row_id(id, version);
+                let doc = key.decrypt_str(document_ctx(tenant, &row_id), &sealed)?;
+                Ok((version, doc))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        // Stable: the current version moves to the front, the rest stay newest first.
+        docs.sort_by_key(|(version, _)| *version != channel.current_version);
+        Ok(docs)
+    }
+
+    /// The channel with this id, whatever its tenant.
+    ///
+    /// The one platform-wide (not tenant-scoped) read: WeChat posts notifications to
+    /// `/notify/{channel_id}` with no tenant in the request, and the channel is how paygate
+    /// learns which tenant's credentials verify it. Nothing from the notification may be
+    /// trusted before that verification. Disabled channels are returned too (in-flight
+    /// notifications still arrive); the caller decides.
+    pub async fn find(&self, id: &ChannelId) -> Result<Channel, StoreError> {
+        let row: Option<ChannelRow> = self
+            .store
+            .pool()
+            .optional(
+                "SELECT id, tenant_id, kind, mch_id, name, status, current_version, created_at, \
+                 updated_at FROM channels WHERE id = $1",
+                args![id.as_str()],
+            )
+            .await?;
+        row.ok_or(StoreError::not_found("channel"))?.try_into()
     }
 
     async fn version_info(

@@ -1,0 +1,317 @@
+//! Carrying out convergence decisions, one transaction each.
+//!
+//! The order is read and locked inside the transaction (PostgreSQL `FOR UPDATE`; SQLite
+//! transactions hold the write lock from `BEGIN IMMEDIATE`), the decision is taken on that
+//! state, and the compare-and-set transition, its history row, the outbox event and the
+//! notification's dedupe row commit together. Concurrent callers therefore serialise per
+//! order, and the loser decides on the winner's result (usually: nothing left to do).
+
+use paygate_core::{OrderState, PaymentStatus, RefundStatus, Transition};
+use paygate_store::{
+    AlertSeverity, NewAlert, NewNotification, Order, OrderChange, Recorded, Refund, RefundChange,
+    Store, StoreError, StoreTx,
+};
+
+use super::{
+    Mismatch, PaymentDecision, RefundDecision, alert_kind, check_payment, decide_payment,
+    decide_refund, event_type,
+};
+use crate::admin::view_models::{OrderView, RefundView};
+
+/// What convergence did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConvergeOutcome {
+    /// The notification was seen before: nothing was done again.
+    Duplicate,
+    /// Nothing to change (already there, or WeChat's report is not final).
+    Unchanged,
+    /// The order (or refund) moved from `from` to `to` and `event` was appended.
+    Transitioned {
+        from: &'static str,
+        to: &'static str,
+        event: &'static str,
+    },
+    /// WeChat's report could not be applied; an alert of `kind` was committed.
+    Alerted { kind: &'static str },
+}
+
+impl ConvergeOutcome {
+    /// The metrics label and stored notification outcome.
+    pub fn label(&self) -> &'static str {
+        match self {
+            ConvergeOutcome::Duplicate => "duplicate",
+            ConvergeOutcome::Unchanged => "unchanged",
+            ConvergeOutcome::Transitioned { .. } => "applied",
+            ConvergeOutcome::Alerted { kind } => kind,
+        }
+    }
+}
+
+/// Why convergence could not commit; the caller must not acknowledge a notification.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvergeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("could not build an event payload: {0}")]
+    Payload(#[from] serde_json::Error),
+}
+
+impl ConvergeError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ConvergeError::Store(e) => e.code(),
+            ConvergeError::Payload(_) => "event_payload",
+        }
+    }
+}
+
+/// Opens the transaction and records the notification first; `None` means a duplicate.
+async fn open(
+    store: &Store,
+    notification: Option<&NewNotification>,
+) -> Result<Option<(StoreTx, Option<paygate_core::NotificationId>)>, StoreError> {
+    let mut tx = store.begin().await?;
+    let id = match notification {
+        None => None,
+        Some(n) => match tx.record_notification(n).await? {
+            Recorded::Duplicate => return Ok(None),
+            Recorded::Inserted(id) => Some(id),
+        },
+    };
+    Ok(Some((tx, id)))
+}
+
+/// Stores what was made of the notification, then commits.
+async fn finish(
+    mut tx: StoreTx,
+    order: &Order,
+    notification: Option<paygate_core::NotificationId>,
+    outcome: ConvergeOutcome,
+) -> Result<ConvergeOutcome, ConvergeError> {
+    if let Some(id) = notification {
+        tx.set_notification_outcome(&order.tenant_id, &id, outcome.label())
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// Applies WeChat's report on a payment to `order`, recording `notification` (if any) in the
+/// same transaction. `cause` goes to the history row (`notify`, `query`, `reconcile`).
+pub async fn apply_payment_status(
+    store: &Store,
+    order: &Order,
+    status: &PaymentStatus,
+    cause: &str,
+    notification: Option<&NewNotification>,
+) -> Result<ConvergeOutcome, ConvergeError> {
+    let channel = store
+        .channels()
+        .get_channel(&order.tenant_id, &order.channel_id)
+        .await?;
+    let checked = check_payment(order, channel.mch_id.as_str(), status);
+    let Some((mut tx, recorded)) = open(store, notification).await? else {
+        return Ok(ConvergeOutcome::Duplicate);
+    };
+    if let Err(mismatch) = checked {
+        raise(&mut tx, order, &mismatch).await?;
+        let outcome = ConvergeOutcome::Alerted {
+            kind: mismatch.kind,
+        };
+        return finish(tx, order, recorded, outcome).await;
+    }
+    let current = tx.lock_order(&order.tenant_id, &order.id).await?;
+    let outcome = match decide_payment(current.state, status.trade_state) {
+        PaymentDecision::Nothing => ConvergeOutcome::Unchanged,
+        PaymentDecision::Conflict => {
+            let mismatch = Mismatch {
+                kind: alert_kind::STATE_CONFLICT,
+                message: format!(
+                    "WeChat reports {:?} for an order that is {}",
+                    status.trade_state,
+                    current.state.as_str()
+                ),
+            };
+            raise(&mut tx, order, &mismatch).await?;
+            ConvergeOutcome::Alerted {
+                kind: mismatch.kind,
+            }
+        }
+        PaymentDecision::Transition { to, event } => {
+            let change = OrderChange {
+                cause: cause.to_owned(),
+                transaction_id: status
+                    .transaction_id
+                    .as_ref()
+                    .map(|t| t.as_str().to_owned()),
+                paid_at: status.success_time,
+                payer_openid: status.payer.clone(),
+            };
+            transition(&mut tx, &current, to, &change, event).await?
+        }
+    };
+    finish(tx, order, recorded, outcome).await
+}
+
+/// Closes an order locally (after WeChat closed it, or it never reached WeChat), with
+/// `order.closed`. An order that moved on meanwhile (e.g. became `PAID`) is left alone.
+pub async fn close_locally(
+    store: &Store,
+    order: &Order,
+    cause: &str,
+) -> Result<ConvergeOutcome, ConvergeError> {
+    let mut tx = store.begin().await?;
+    let current = tx.lock_order(&order.tenant_id, &order.id).await?;
+    if current.state.transition_to(OrderState::Closed) != Ok(Transition::Applied) {
+        return Ok(ConvergeOutcome::Unchanged);
+    }
+    let change = OrderChange::cause(cause);
+    let outcome = transition(
+        &mut tx,
+        &current,
+        OrderState::Closed,
+        &change,
+        event_type::ORDER_CLOSED,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// The compare-and-set on a locked order, and its event with the order as it now is.
+async fn transition(
+    tx: &mut StoreTx,
+    current: &Order,
+    to: OrderState,
+    change: &OrderChange,
+    event: &'static str,
+) -> Result<ConvergeOutcome, ConvergeError> {
+    let t = tx
+        .transition_order(&current.tenant_id, &current.id, current.state, to, change)
+        .await?;
+    if t == Transition::NoOp {
+        return Ok(ConvergeOutcome::Unchanged);
+    }
+    let after = tx.lock_order(&current.tenant_id, &current.id).await?;
+    let payload = serde_json::to_value(OrderView::from(after))?;
+    tx.append_event(&current.tenant_id, event, &payload, Some(&current.id))
+        .await?;
+    Ok(ConvergeOutcome::Transitioned {
+        from: current.state.as_str(),
+        to: to.as_str(),
+        event,
+    })
+}
+
+async fn raise(tx: &mut StoreTx, order: &Order, mismatch: &Mismatch) -> Result<(), StoreError> {
+    tracing::warn!(
+        alert = mismatch.kind,
+        tenant_id = %order.tenant_id,
+        order_id = %order.id,
+        "{}", mismatch.message
+    );
+    tx.raise_alert(&NewAlert {
+        tenant_id: Some(order.tenant_id.clone()),
+        kind: mismatch.kind.to_owned(),
+        severity: AlertSeverity::Critical,
+        message: mismatch.message.clone(),
+        details: serde_json::json!({
+            "order_id": order.id.as_str(),
+            "out_trade_no": order.out_trade_no.as_str(),
+        }),
+    })
+    .await?;
+    Ok(())
+}
+
+/// What a refund report is about.
+#[derive(Debug, Clone)]
+pub struct RefundTarget {
+    pub order: Order,
+    pub refund: Refund,
+}
+
+/// Applies WeChat's report on a refund. On SUCCESS the store adds the amount to the order's
+/// refunded amount and moves the order to `PARTIALLY_REFUNDED` / `REFUNDED` in the same
+/// transaction.
+pub async fn apply_refund_status(
+    store: &Store,
+    target: &RefundTarget,
+    status: &RefundStatus,
+    cause: &str,
+    notification: Option<&NewNotification>,
+) -> Result<ConvergeOutcome, ConvergeError> {
+    let RefundTarget { order, refund } = target;
+    let Some((mut tx, recorded)) = open(store, notification).await? else {
+        return Ok(ConvergeOutcome::Duplicate);
+    };
+    if let Some(amount) = status.refund
+        && amount != refund.amount
+    {
+        let mismatch = Mismatch {
+            kind: alert_kind::AMOUNT_MISMATCH,
+            message: format!(
+                "WeChat reports a refund of {} fen for refund {} of {} fen",
+                amount.fen(),
+                refund.out_refund_no,
+                refund.amount.fen()
+            ),
+        };
+        raise(&mut tx, order, &mismatch).await?;
+        let outcome = ConvergeOutcome::Alerted {
+            kind: mismatch.kind,
+        };
+        return finish(tx, order, recorded, outcome).await;
+    }
+    // Locks the order first (the store's lock order: order row, then refund row).
+    tx.lock_order(&order.tenant_id, &order.id).await?;
+    // With the order locked no other writer can move its refunds: this read is current.
+    // Read through the transaction: a pool read would wait on this transaction's own lock
+    // under SQLite.
+    let current = tx.get_refund(&order.tenant_id, &refund.id).await?;
+    let outcome = match decide_refund(current.state, status.state) {
+        RefundDecision::Nothing => ConvergeOutcome::Unchanged,
+        RefundDecision::Conflict => {
+            let mismatch = Mismatch {
+                kind: alert_kind::STATE_CONFLICT,
+                message: format!(
+                    "WeChat reports refund {} as {} but it is {}",
+                    refund.out_refund_no,
+                    status.state.as_str(),
+                    current.state.as_str()
+                ),
+            };
+            raise(&mut tx, order, &mismatch).await?;
+            ConvergeOutcome::Alerted {
+                kind: mismatch.kind,
+            }
+        }
+        RefundDecision::Transition { to, event } => {
+            let change = RefundChange {
+                refund_id: status.refund_id.as_ref().map(|r| r.as_str().to_owned()),
+                succeeded_at: status.success_time,
+            };
+            match tx
+                .transition_refund(&order.tenant_id, &refund.id, to, &change)
+                .await?
+            {
+                Transition::NoOp => ConvergeOutcome::Unchanged,
+                Transition::Applied => {
+                    tracing::info!(refund_id = %refund.id, to = to.as_str(), cause, "refund converged");
+                    // The payload is the stored row, exactly as `GET /v1/refunds/{id}` shows it
+                    // (UTC, millisecond times), not WeChat's report.
+                    let after = tx.get_refund(&order.tenant_id, &refund.id).await?;
+                    let payload = serde_json::to_value(RefundView::from(after))?;
+                    tx.append_event(&order.tenant_id, event, &payload, Some(&order.id))
+                        .await?;
+                    ConvergeOutcome::Transitioned {
+                        from: current.state.as_str(),
+                        to: to.as_str(),
+                        event,
+                    }
+                }
+            }
+        }
+    };
+    finish(tx, order, recorded, outcome).await
+}

@@ -1,0 +1,236 @@
+//! Orders: creation (rules in [`super::rules`]), closing, and the channel → provider plumbing
+//! shared by pay and refund.
+//!
+//! Provider failures become one of a few client-actionable codes ([`map_provider_error`]);
+//! the provider's text is logged, and only WeChat's own code and message reach the client.
+
+use std::sync::Arc;
+
+use paygate_core::{
+    AppId, ChannelId, ChannelSpec, OpenId, OrderState, OutTradeNo, Provider, ProviderError,
+};
+use paygate_store::{Audit, Channel, NewOrder, Order, OrderTradeType, Page, StoreError, Tenant};
+use time::OffsetDateTime;
+
+use super::rules;
+use crate::error::{ApiError, PaymentError, Resource};
+use crate::payments::converge;
+use crate::state::AppState;
+
+/// A validated order request (amount already checked).
+#[derive(Debug, Clone)]
+pub struct CreateOrder {
+    pub amount: i64,
+    pub currency: Option<String>,
+    pub description: String,
+    pub out_trade_no: Option<OutTradeNo>,
+    pub attach: Option<String>,
+    pub expires_at: Option<OffsetDateTime>,
+    pub payer_openid: Option<OpenId>,
+    pub appid: Option<AppId>,
+    pub channel_id: Option<ChannelId>,
+}
+
+/// Creates an order in `CREATED`; nothing is sent to WeChat until it is paid.
+pub async fn create_order(
+    state: &AppState,
+    tenant: &Tenant,
+    audit: &Audit,
+    req: CreateOrder,
+) -> Result<Order, ApiError> {
+    let amount = rules::check_amount(req.amount)?;
+    rules::check_currency(req.currency.as_deref())?;
+    rules::check_description(&req.description)?;
+    rules::check_attach(req.attach.as_deref())?;
+    let now = state.clock().now();
+    let expires_at = rules::resolve_expiry(req.expires_at, now)?;
+    let store = state.store();
+    let apps = store.apps().list(&tenant.id).await?;
+    let appid = rules::choose_app(req.appid.as_ref(), &apps)?;
+    let channels = store
+        .channels()
+        .list(&tenant.id, &Page::new(Some(200), None))
+        .await?
+        .data;
+    let channel_id = rules::choose_channel(
+        req.channel_id.as_ref(),
+        tenant.default_channel_id.as_ref(),
+        &channels,
+    )?;
+    let out_trade_no = match req.out_trade_no {
+        Some(n) => n,
+        None => rules::generate_out_trade_no(now, &mut rand::rng())?,
+    };
+    let new = NewOrder {
+        appid,
+        channel_id,
+        out_trade_no,
+        amount,
+        description: req.description,
+        attach: req.attach,
+        // Provisional: the trade type is chosen when the order is paid (set with the prepay).
+        trade_type: OrderTradeType::Jsapi,
+        payer_openid: req.payer_openid,
+        client_ip: None,
+        expires_at: Some(expires_at),
+    };
+    Ok(store.orders().create(audit, &tenant.id, &new).await?)
+}
+
+/// The channel of an order and its provider (built by the registry from the current
+/// credentials version).
+pub async fn provider_for(
+    state: &AppState,
+    tenant: &Tenant,
+    channel_id: &ChannelId,
+) -> Result<(Channel, Arc<dyn Provider>), ApiError> {
+    let channels = state.store().channels();
+    let channel = channels.get_channel(&tenant.id, channel_id).await?;
+    let (version, credentials) = channels.current_credentials(&tenant.id, channel_id).await?;
+    let spec = ChannelSpec {
+        channel_id: channel.id.clone(),
+        kind: channel.kind,
+        mch_id: channel.mch_id.clone(),
+        credentials_version: version,
+        credentials,
+    };
+    let provider = state.registry().provider(&spec).map_err(|e| {
+        tracing::error!(channel_id = %channel.id, error = %e, "channel provider unusable");
+        ApiError::Payment(PaymentError::ChannelMisconfigured)
+    })?;
+    Ok((channel, provider))
+}
+
+/// WeChat Pay failures as API errors (see the module docs).
+pub fn map_provider_error(e: ProviderError) -> ApiError {
+    use ProviderError as P;
+    let rejected = |code: &str, message: &str| {
+        ApiError::Payment(PaymentError::UpstreamRejected {
+            code: code.to_owned(),
+            message: message.to_owned(),
+        })
+    };
+    match e {
+        P::OrderPaid => PaymentError::OrderAlreadyPaid.into(),
+        P::OrderClosed => PaymentError::OrderClosed.into(),
+        P::Credentials(_) | P::UpstreamAuth { .. } => {
+            tracing::error!(error = %e, "WeChat refused the channel's credentials");
+            PaymentError::ChannelMisconfigured.into()
+        }
+        P::Rejected { code, message } => {
+            ApiError::Payment(PaymentError::UpstreamRejected { code, message })
+        }
+        P::OutTradeNoUsed => rejected(
+            "OUT_TRADE_NO_USED",
+            "out_trade_no was used with other parameters",
+        ),
+        P::InsufficientBalance => rejected("NOT_ENOUGH", "the merchant balance is insufficient"),
+        P::OrderNotFound => rejected("ORDER_NOT_EXIST", "WeChat has no such order"),
+        P::RefundNotFound => rejected("RESOURCE_NOT_EXISTS", "WeChat has no such refund"),
+        P::InvalidRequest { field, message } => {
+            tracing::warn!(field, %message, "request refused before sending");
+            rejected("INVALID_REQUEST", &format!("{field}: {message}"))
+        }
+        P::Unsupported(what) => rejected("UNSUPPORTED", what),
+        P::RateLimited { .. }
+        | P::Unavailable { .. }
+        | P::Transport(_)
+        | P::Verification(_)
+        | P::Malformed(_) => {
+            tracing::warn!(error = %e, "WeChat Pay unavailable");
+            PaymentError::UpstreamUnavailable.into()
+        }
+    }
+}
+
+/// Closes an order: at WeChat first (when it may exist there), then locally with
+/// `order.closed`. Closing a closed order answers it unchanged; a paid one is 409
+/// `order_already_paid`.
+pub async fn close_order(
+    state: &AppState,
+    tenant: &Tenant,
+    order: Order,
+) -> Result<Order, ApiError> {
+    match order.state {
+        OrderState::Closed => return Ok(order),
+        s if s.is_paid() => return Err(PaymentError::OrderAlreadyPaid.into()),
+        // Never sent to WeChat: nothing to close upstream.
+        OrderState::Created => {}
+        _ => {
+            let (_, provider) = provider_for(state, tenant, &order.channel_id).await?;
+            match provider.close_payment(&order.out_trade_no).await {
+                Ok(()) | Err(ProviderError::OrderClosed | ProviderError::OrderNotFound) => {}
+                Err(e) => return Err(map_provider_error(e)),
+            }
+        }
+    }
+    converge::close_locally(state.store(), &order, "close")
+        .await
+        .map_err(|e| ApiError::internal(format!("close: {e}")))?;
+    let after = state
+        .store()
+        .orders()
+        .get(&tenant.id, &order.id)
+        .await?
+        .order;
+    match after.state {
+        OrderState::Closed => Ok(after),
+        s if s.is_paid() => Err(PaymentError::OrderAlreadyPaid.into()),
+        _ => Err(ApiError::Conflict(crate::error::Conflict::Other)),
+    }
+}
+
+/// 404 for another tenant's order, mapped from the store.
+pub async fn load_order(
+    state: &AppState,
+    tenant: &Tenant,
+    id: &paygate_core::OrderId,
+) -> Result<Order, ApiError> {
+    match state.store().orders().get(&tenant.id, id).await {
+        Ok(d) => Ok(d.order),
+        Err(StoreError::NotFound { .. }) => Err(ApiError::NotFound(Resource::Order)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_errors_map_to_actionable_codes() {
+        let code = |e| map_provider_error(e).code();
+        assert_eq!(code(ProviderError::OrderPaid), "order_already_paid");
+        assert_eq!(code(ProviderError::OrderClosed), "order_closed");
+        assert_eq!(
+            code(ProviderError::Credentials("x".into())),
+            "channel_misconfigured"
+        );
+        assert_eq!(
+            code(ProviderError::UpstreamAuth {
+                code: "SIGN_ERROR".into(),
+                message: "m".into()
+            }),
+            "channel_misconfigured"
+        );
+        assert_eq!(
+            code(ProviderError::Transport("t".into())),
+            "upstream_unavailable"
+        );
+        assert_eq!(
+            code(ProviderError::RateLimited {
+                query_before_retry: false
+            }),
+            "upstream_unavailable"
+        );
+        let e = map_provider_error(ProviderError::Rejected {
+            code: "PARAM_ERROR".into(),
+            message: "bad".into(),
+        });
+        assert!(matches!(
+            e,
+            ApiError::Payment(PaymentError::UpstreamRejected { ref code, .. }) if code == "PARAM_ERROR"
+        ));
+        assert_eq!(e.status(), axum::http::StatusCode::BAD_GATEWAY);
+    }
+}

@@ -1,0 +1,211 @@
+//! `/v1/orders`: create (API key `orders:write`, `Idempotency-Key`), read and list (API key
+//! `read`, or a session for its own orders), close (API key `orders:write`).
+//!
+//! Request bodies refuse unknown fields, so a typo (`amout`) is a 422 rather than an order
+//! with a default. Amounts are JSON integers of fen: `1.5`, `"100"`, `0` and `-1` are 422
+//! naming `amount`.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use paygate_core::{AppId, ChannelId, OpenId, OrderId, OutTradeNo};
+use paygate_store::{OrderFilter, Scope};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use super::caller::TenantCaller;
+use crate::admin::view_models::{OrderDetailView, OrderView};
+use crate::admin::views::OrderQuery;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{Json, Path, Query};
+use crate::pagination::{List, PageParams};
+use crate::payments::{idempotency, orders};
+use crate::state::AppState;
+
+/// Header on a response replayed for a repeated `Idempotency-Key`.
+pub const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
+
+/// A new order.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOrderRequest {
+    /// Integer fen, 1 to 10 000 000 000.
+    #[schema(example = 1999)]
+    pub amount: i64,
+    /// Only `CNY`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+    /// Shown to the payer; 1–127 characters.
+    pub description: String,
+    /// Your order number (6–32 of `0-9A-Za-z_-|*`), unique per tenant; generated when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub out_trade_no: Option<OutTradeNo>,
+    /// Returned untouched in notifications; at most 127 bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attach: Option<String>,
+    /// RFC 3339; default now + 2 h; between 1 minute and 7 days from now.
+    #[serde(
+        default,
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<OffsetDateTime>,
+    /// Bind the order to this payer now (otherwise the first session that pays it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub payer_openid: Option<OpenId>,
+    /// Required when the tenant has several mini-programs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub appid: Option<AppId>,
+    /// Default: the tenant's default channel, else its only active channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub channel_id: Option<ChannelId>,
+}
+
+/// A JSON answer, marked when it replays an earlier response of the same Idempotency-Key.
+pub(crate) fn idempotent_response(outcome: idempotency::Outcome) -> Response {
+    let mut response = (outcome.status, axum::Json(outcome.body)).into_response();
+    if outcome.replayed {
+        response
+            .headers_mut()
+            .insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+    }
+    response
+}
+
+pub(crate) fn to_json<T: Serialize>(value: T) -> Result<serde_json::Value, ApiError> {
+    serde_json::to_value(value).map_err(|e| ApiError::internal(format!("serialize: {e}")))
+}
+
+/// Create an order (state `CREATED`). Send `Idempotency-Key` to retry safely.
+#[utoipa::path(post, path = "/orders", tag = "tenant", operation_id = "create_order",
+    request_body = CreateOrderRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retry key, 1–255 visible ASCII characters, remembered 24 h")),
+    security(("tenant_api_key" = [])),
+    responses(
+        (status = 201, description = "Created (or replayed, with `Idempotent-Replayed: true`)", body = OrderView),
+        (status = 403, description = "`session_not_allowed`, `insufficient_scope`, `tenant_suspended`", body = ErrorBody),
+        (status = 404, description = "`app_not_found`, `channel_not_found`", body = ErrorBody),
+        (status = 409, description = "`duplicate_out_trade_no`, `idempotency_key_in_progress`", body = ErrorBody),
+        (status = 422, description = "`invalid_request` (field named), `no_channel`, `channel_disabled`, `idempotency_key_reused`", body = ErrorBody),
+        (status = 429, description = "`rate_limited`", body = ErrorBody),
+    ))]
+pub async fn create_order(
+    State(state): State<AppState>,
+    caller: TenantCaller,
+    headers: HeaderMap,
+    Json(req): Json<CreateOrderRequest>,
+) -> Result<Response, ApiError> {
+    caller.require_api_key(Scope::OrdersWrite)?;
+    let key = idempotency::key_from_headers(&headers)?;
+    let request = to_json(&req)?;
+    let outcome = idempotency::run_once(
+        &state,
+        &caller.tenant.id,
+        key,
+        "create_order",
+        &request,
+        || async {
+            let order = orders::create_order(
+                &state,
+                &caller.tenant,
+                &caller.audit(),
+                orders::CreateOrder {
+                    amount: req.amount,
+                    currency: req.currency.clone(),
+                    description: req.description.clone(),
+                    out_trade_no: req.out_trade_no.clone(),
+                    attach: req.attach.clone(),
+                    expires_at: req.expires_at,
+                    payer_openid: req.payer_openid.clone(),
+                    appid: req.appid.clone(),
+                    channel_id: req.channel_id.clone(),
+                },
+            )
+            .await?;
+            Ok((StatusCode::CREATED, to_json(OrderView::from(order))?))
+        },
+    )
+    .await?;
+    Ok(idempotent_response(outcome))
+}
+
+/// One order with its state history. A session sees only its own orders.
+#[utoipa::path(get, path = "/orders/{order_id}", tag = "tenant", operation_id = "get_order",
+    params(("order_id" = String, Path, description = "`ord_…`")),
+    security(("tenant_api_key" = []), ("miniprogram_session" = [])),
+    responses(
+        (status = 200, description = "OK", body = OrderDetailView),
+        (status = 404, description = "`order_not_found`", body = ErrorBody),
+    ))]
+pub async fn get_order(
+    State(state): State<AppState>,
+    caller: TenantCaller,
+    Path(order_id): Path<OrderId>,
+) -> Result<Json<OrderDetailView>, ApiError> {
+    caller.require_read()?;
+    let detail = state
+        .store()
+        .orders()
+        .get(&caller.tenant.id, &order_id)
+        .await?;
+    caller.check_order_access(&detail.order)?;
+    Ok(Json(detail.into()))
+}
+
+/// The tenant's orders, newest first. A session lists only its own orders (a page may then
+/// hold fewer than `limit`; follow `next_cursor` until it is null).
+#[utoipa::path(get, path = "/orders", tag = "tenant", operation_id = "list_orders",
+    params(OrderQuery, PageParams),
+    security(("tenant_api_key" = []), ("miniprogram_session" = [])),
+    responses((status = 200, description = "OK", body = List<OrderView>)))]
+pub async fn list_orders(
+    State(state): State<AppState>,
+    caller: TenantCaller,
+    Query(q): Query<OrderQuery>,
+    Query(page): Query<PageParams>,
+) -> Result<Json<List<OrderView>>, ApiError> {
+    caller.require_read()?;
+    let filter = OrderFilter {
+        state: q.state,
+        created_from: q.from,
+        created_to: q.to,
+        out_trade_no: q.out_trade_no,
+    };
+    let mut paged = state
+        .store()
+        .orders()
+        .list(&caller.tenant.id, &filter, &page.page::<OrderId>()?)
+        .await?;
+    paged
+        .data
+        .retain(|order| caller.check_order_access(order).is_ok());
+    Ok(Json(List::from_paged(paged, OrderView::from)))
+}
+
+/// Close an order at WeChat and locally (`order.closed`). Closing a closed order is a no-op.
+#[utoipa::path(post, path = "/orders/{order_id}/close", tag = "tenant", operation_id = "close_order",
+    params(("order_id" = String, Path, description = "`ord_…`")),
+    security(("tenant_api_key" = [])),
+    responses(
+        (status = 200, description = "Closed", body = OrderView),
+        (status = 404, description = "`order_not_found`", body = ErrorBody),
+        (status = 409, description = "`order_already_paid`", body = ErrorBody),
+        (status = 502, description = "`upstream_rejected`, `channel_misconfigured`", body = ErrorBody),
+        (status = 503, description = "`upstream_unavailable`", body = ErrorBody),
+    ))]
+pub async fn close_order(
+    State(state): State<AppState>,
+    caller: TenantCaller,
+    Path(order_id): Path<OrderId>,
+) -> Result<Json<OrderView>, ApiError> {
+    caller.require_api_key(Scope::OrdersWrite)?;
+    let order = orders::load_order(&state, &caller.tenant, &order_id).await?;
+    let closed = orders::close_order(&state, &caller.tenant, order).await?;
+    Ok(Json(closed.into()))
+}

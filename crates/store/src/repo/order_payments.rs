@@ -1,0 +1,307 @@
+//! The payment side of orders: prepay, payer binding, the shared compare-and-set transition,
+//! and the reconciliation worker's claims. Split from `orders.rs` for size; same accessor.
+//!
+//! A payer (openid) is bound once: NULL → openid; the same openid again is a no-op; another
+//! openid is [`StoreError::PayerMismatch`] — a mini-program user can never pay (or see) an
+//! order bound to someone else. Claims never change an order's state or `updated_at`; they
+//! only keep two workers from querying WeChat about the same order at once.
+
+use paygate_core::{OpenId, OrderId, OrderState, TenantId, Transition};
+use time::{Duration, OffsetDateTime};
+
+use super::orders::{OrderRow, OrderTradeType, Orders, order_columns, parse_state, select};
+use crate::Order;
+use crate::db::{Tx, args, dialect, to_ms};
+use crate::error::StoreError;
+
+/// What a transition records besides the new state. `cause` goes to the history row; the
+/// optional facts are written only when present (never cleared), and `paid_at` only when
+/// the order becomes `PAID` (default: now).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderChange {
+    /// Why, e.g. `notify`, `query`, `reconcile`, `close`, `prepay`.
+    pub cause: String,
+    /// WeChat's transaction id, from a payment notification or query.
+    pub transaction_id: Option<String>,
+    /// When WeChat says the payment succeeded.
+    pub paid_at: Option<OffsetDateTime>,
+    /// The payer WeChat reports; bound only if the order has none.
+    pub payer_openid: Option<OpenId>,
+}
+
+impl OrderChange {
+    /// A change with a cause and no other facts.
+    pub fn cause(cause: &str) -> OrderChange {
+        OrderChange {
+            cause: cause.to_owned(),
+            ..OrderChange::default()
+        }
+    }
+}
+
+/// A prepay returned by the provider, to store on the order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prepay {
+    pub trade_type: OrderTradeType,
+    /// Required for JSAPI.
+    pub prepay_id: Option<String>,
+    /// Required for NATIVE.
+    pub code_url: Option<String>,
+    /// After this the prepay must be renewed.
+    pub prepay_expires_at: OffsetDateTime,
+    pub client_ip: Option<String>,
+}
+
+impl Orders<'_> {
+    /// Stores a prepay and makes the order `PENDING` (from `CREATED` or `PAY_ERROR`, with a
+    /// history row `prepay`), or refreshes the prepay of a `PENDING` order. Binds `payer`
+    /// first (see the module docs). Any other state is `StateMismatch`; a JSAPI prepay needs a
+    /// `prepay_id` and a payer, a NATIVE one a `code_url` (else `Invalid`).
+    pub async fn set_prepay(
+        &self,
+        tenant: &TenantId,
+        id: &OrderId,
+        prepay: &Prepay,
+        payer: Option<&OpenId>,
+    ) -> Result<Order, StoreError> {
+        match prepay.trade_type {
+            OrderTradeType::Jsapi if prepay.prepay_id.is_none() => {
+                return Err(StoreError::invalid("prepay_id", "is required for JSAPI"));
+            }
+            OrderTradeType::Native if prepay.code_url.is_none() => {
+                return Err(StoreError::invalid("code_url", "is required for NATIVE"));
+            }
+            _ => {}
+        }
+        let now = self.store.now_ms();
+        let mut tx = self.store.write_tx().await?;
+        let order = lock_order_in(&mut tx, tenant, id).await?;
+        let bound = match payer {
+            Some(openid) => Some(bind_in(&mut tx, tenant, &order, openid).await?),
+            None => order.payer_openid.clone(),
+        };
+        if prepay.trade_type == OrderTradeType::Jsapi && bound.is_none() {
+            return Err(StoreError::invalid("payer_openid", "is required for JSAPI"));
+        }
+        match order.state {
+            OrderState::Created | OrderState::PayError => {
+                let step = (order.state, OrderState::Pending);
+                transition_in(
+                    &mut tx,
+                    now,
+                    tenant,
+                    id,
+                    step,
+                    &OrderChange::cause("prepay"),
+                )
+                .await?;
+            }
+            OrderState::Pending => {}
+            actual => {
+                return Err(StoreError::StateMismatch {
+                    expected: OrderState::Pending,
+                    actual,
+                });
+            }
+        }
+        tx.execute(
+            "UPDATE orders SET trade_type = $1, prepay_id = $2, code_url = $3, \
+             prepay_expires_at = $4, client_ip = COALESCE($5, client_ip), updated_at = $6 \
+             WHERE tenant_id = $7 AND id = $8",
+            args![
+                prepay.trade_type.as_str(),
+                prepay.prepay_id.clone(),
+                prepay.code_url.clone(),
+                prepay.prepay_expires_at,
+                prepay.client_ip.clone(),
+                now,
+                tenant.as_str(),
+                id.as_str()
+            ],
+        )
+        .await?;
+        tx.commit().await?;
+        self.get_order(tenant, id).await
+    }
+
+    /// Binds the order to `openid` if it has no payer; see the module docs.
+    pub async fn bind_payer(
+        &self,
+        tenant: &TenantId,
+        id: &OrderId,
+        openid: &OpenId,
+    ) -> Result<Order, StoreError> {
+        let mut tx = self.store.write_tx().await?;
+        let order = lock_order_in(&mut tx, tenant, id).await?;
+        bind_in(&mut tx, tenant, &order, openid).await?;
+        tx.commit().await?;
+        self.get_order(tenant, id).await
+    }
+
+    /// Claims up to `limit` orders (all tenants) the reconciliation worker must look at:
+    /// `PENDING` and not updated for `pending_older_than`, or `CREATED`/`PENDING` past
+    /// `expires_at`; skipping rows whose claim has not expired. Each claimed row's
+    /// `claimed_until` becomes `now + claim_for`, in the same statement, so two workers never
+    /// get the same row (PostgreSQL skips rows another claimer holds locked).
+    pub async fn claim_stale(
+        &self,
+        now: OffsetDateTime,
+        pending_older_than: Duration,
+        limit: u32,
+        claim_for: Duration,
+    ) -> Result<Vec<Order>, StoreError> {
+        // $1 claimed_until, $2 pending cutoff, $3 now, $4 limit.
+        let sql = dialect(
+            self.store.backend(),
+            concat!(
+                "UPDATE orders SET claimed_until = $1 WHERE id IN (SELECT id FROM orders \
+                 WHERE ((state = 'PENDING' AND updated_at < $2) OR (state IN ('CREATED', \
+                 'PENDING') AND expires_at IS NOT NULL AND expires_at < $3)) \
+                 AND (claimed_until IS NULL OR claimed_until <= $3) \
+                 ORDER BY updated_at LIMIT $4) RETURNING ",
+                order_columns!()
+            ),
+            concat!(
+                "UPDATE orders SET claimed_until = $1 WHERE id IN (SELECT id FROM orders \
+                 WHERE ((state = 'PENDING' AND updated_at < $2) OR (state IN ('CREATED', \
+                 'PENDING') AND expires_at IS NOT NULL AND expires_at < $3)) \
+                 AND (claimed_until IS NULL OR claimed_until <= $3) \
+                 ORDER BY updated_at LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING ",
+                order_columns!()
+            ),
+        );
+        let rows: Vec<OrderRow> = self
+            .store
+            .pool()
+            .all(
+                sql,
+                args![
+                    now + claim_for,
+                    now - pending_older_than,
+                    now,
+                    i64::from(limit)
+                ],
+            )
+            .await?;
+        rows.into_iter().map(Order::try_from).collect()
+    }
+
+    /// Gives up a reconciliation claim early (else it lapses at `claimed_until`).
+    pub async fn release_claim(&self, tenant: &TenantId, id: &OrderId) -> Result<(), StoreError> {
+        self.store
+            .pool()
+            .execute(
+                "UPDATE orders SET claimed_until = NULL WHERE tenant_id = $1 AND id = $2",
+                args![tenant.as_str(), id.as_str()],
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+/// Reads the order inside `tx`, locking its row on PostgreSQL until the transaction ends.
+pub(crate) async fn lock_order_in(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    id: &OrderId,
+) -> Result<Order, StoreError> {
+    let sql = dialect(
+        tx.backend(),
+        select!("WHERE tenant_id = $1 AND id = $2"),
+        select!("WHERE tenant_id = $1 AND id = $2 FOR UPDATE"),
+    );
+    let row: Option<OrderRow> = tx
+        .optional(sql, args![tenant.as_str(), id.as_str()])
+        .await?;
+    row.ok_or(StoreError::not_found("order"))?.try_into()
+}
+
+/// Binds `openid` to a locked order; returns the payer now bound.
+async fn bind_in(
+    tx: &mut Tx,
+    tenant: &TenantId,
+    order: &Order,
+    openid: &OpenId,
+) -> Result<OpenId, StoreError> {
+    match &order.payer_openid {
+        Some(bound) if bound == openid => Ok(bound.clone()),
+        Some(_) => Err(StoreError::PayerMismatch),
+        None => {
+            tx.execute(
+                "UPDATE orders SET payer_openid = $1 WHERE tenant_id = $2 AND id = $3 \
+                 AND payer_openid IS NULL",
+                args![openid.as_str(), tenant.as_str(), order.id.as_str()],
+            )
+            .await?;
+            Ok(openid.clone())
+        }
+    }
+}
+
+/// The compare-and-set transition every order state change goes through (see
+/// [`Orders::transition`] for the outcomes), inside the caller's transaction.
+pub(crate) async fn transition_in(
+    tx: &mut Tx,
+    now: i64,
+    tenant: &TenantId,
+    id: &OrderId,
+    (expected_from, to): (OrderState, OrderState),
+    change: &OrderChange,
+) -> Result<Transition, StoreError> {
+    expected_from.transition_to(to)?;
+    let changed = if expected_from == to {
+        0
+    } else {
+        tx.execute(
+            "UPDATE orders SET state = $1, updated_at = $2, \
+             paid_at = CASE WHEN $1 = 'PAID' AND paid_at IS NULL THEN COALESCE($3, $2) \
+             ELSE paid_at END, \
+             transaction_id = COALESCE($4, transaction_id), \
+             payer_openid = COALESCE(payer_openid, $5) \
+             WHERE tenant_id = $6 AND id = $7 AND state = $8",
+            args![
+                to.as_str(),
+                now,
+                change.paid_at.map(to_ms),
+                change.transaction_id.clone(),
+                change.payer_openid.as_ref().map(|o| o.as_str().to_owned()),
+                tenant.as_str(),
+                id.as_str(),
+                expected_from.as_str()
+            ],
+        )
+        .await?
+    };
+    if changed == 0 {
+        let row: Option<(String,)> = tx
+            .optional(
+                "SELECT state FROM orders WHERE tenant_id = $1 AND id = $2",
+                args![tenant.as_str(), id.as_str()],
+            )
+            .await?;
+        let (actual,) = row.ok_or(StoreError::not_found("order"))?;
+        let actual = parse_state(&actual)?;
+        return if actual == to {
+            Ok(Transition::NoOp)
+        } else {
+            Err(StoreError::StateMismatch {
+                expected: expected_from,
+                actual,
+            })
+        };
+    }
+    tx.execute(
+        "INSERT INTO order_transitions (tenant_id, order_id, from_state, to_state, cause, at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        args![
+            tenant.as_str(),
+            id.as_str(),
+            expected_from.as_str(),
+            to.as_str(),
+            change.cause.as_str(),
+            now
+        ],
+    )
+    .await?;
+    Ok(Transition::Applied)
+}
