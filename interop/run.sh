@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Interoperability suite: SDKs nobody on this project wrote (wechatpy, wechatpayv3) drive the
-# paygate simulator. Usage: interop/run.sh [VENV_DIR]   (default: target/interop-venv)
+# paygate simulator, and the Standard Webhooks library verifies paygate's webhook signatures. Usage: interop/run.sh [VENV_DIR]   (default: target/interop-venv)
 # Creates (or reuses) the venv, installs interop/requirements.txt, builds `paygate` and starts
 # `paygate sim` on loopback (ports chosen by the OS), runs every script and ends with "N passed, M failed".
 set -uo pipefail
@@ -15,9 +15,12 @@ fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt" \
   || { echo "pip install failed"; echo "0 passed, 1 failed"; exit 1; }
 
-(cd "$repo" && cargo build --quiet --locked -p paygate-cli) \
+(cd "$repo" && cargo build --quiet --locked -p paygate-cli \
+  && cargo build --quiet --locked -p paygate-server --example webhook_sample) \
   || { echo "cannot build the simulator"; echo "0 passed, 1 failed"; exit 1; }
-bin="$(cd "$repo" && cargo metadata --format-version 1 --no-deps | "$venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/paygate"
+target_dir="$(cd "$repo" && cargo metadata --format-version 1 --no-deps | "$venv/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')"
+bin="$target_dir/debug/paygate"
+export WEBHOOK_SAMPLE_BIN="$target_dir/debug/examples/webhook_sample"
 
 work="$(mktemp -d)"
 "$bin" sim --listen 127.0.0.1:0 --tls-listen 127.0.0.1:0 --refund-settle-after 0 \
@@ -38,7 +41,7 @@ fi
 export SIM_HTTP SIM_HTTPS SIM_CA="$work/ca.pem"
 
 passed=0; failed=0
-for script in wechatpy_miniprogram.py wechatpy_pay.py wechatpayv3_pay.py; do
+for script in wechatpy_miniprogram.py wechatpy_pay.py wechatpayv3_pay.py standardwebhooks_verify.py; do
   out="$(cd "$here" && "$venv/bin/python" "$script" 2>"$work/$script.err")"
   status=$?
   echo "$out" | grep -E '^(PASS|FAIL) '

@@ -36,3 +36,5 @@ mod sessions;
 mod tenancy;
 mod tenants;
 mod views;
+mod webhook_ops;
+mod webhooks;

@@ -1,6 +1,7 @@
 //! Mini-program sessions over time: a login code works once, codes of nobody or of another
 //! app are refused, a session ends after two hours, and a prepay past its validity is renewed
-//! (a new package) instead of handing the user a dead one.
+//! (a new package) instead of handing the user a dead one. A session's order list holds its
+//! own orders only, in full pages.
 
 use paygate_core::Clock;
 use serde_json::json;
@@ -10,7 +11,11 @@ use crate::harness::both_backends;
 use crate::harness::pay::{Kind, PayApp};
 use crate::harness::pay_flow::order_body;
 
-both_backends!(login_codes_and_session_expiry, prepay_renewed_after_expiry);
+both_backends!(
+    login_codes_and_session_expiry,
+    prepay_renewed_after_expiry,
+    a_session_pages_its_own_orders,
+);
 
 async fn login_codes_and_session_expiry(backend: Backend) {
     let app = PayApp::spawn(backend).await;
@@ -107,5 +112,55 @@ async fn prepay_renewed_after_expiry(backend: Backend) {
         app.deliver().await;
         assert_eq!(app.order_of(&a, id).await["state"], "PAID");
     }
+    app.finish().await;
+}
+
+async fn a_session_pages_its_own_orders(backend: Backend) {
+    let app = PayApp::spawn(backend).await;
+    let a = app.a.clone();
+    let user = app.user(&a).await;
+    let someone = app.sim_user(&a.appid).await;
+    // The user's 5 orders among 20 others: unbound ones and someone else's, interleaved.
+    let mut mine = Vec::new();
+    for n in 0..25 {
+        let mut body = order_body(&a, Kind::V3, 100 + n);
+        match n % 5 {
+            0 => body["payer_openid"] = json!(user.openid),
+            1 | 2 => body["payer_openid"] = json!(someone),
+            _ => {}
+        }
+        let order = app.create_order(&a.api_key, &body).await.expect(201);
+        if n % 5 == 0 {
+            mine.push(order["id"].as_str().unwrap().to_owned());
+        }
+    }
+    // Newest first: ids are time-ordered.
+    mine.sort_unstable_by(|x, y| y.cmp(x));
+
+    let mut seen = Vec::new();
+    let mut sizes = Vec::new();
+    let mut query = "?limit=2".to_owned();
+    loop {
+        let page = app.orders(&user.token, &query).await.expect(200);
+        let data = page["data"].as_array().unwrap();
+        sizes.push(data.len());
+        for order in data {
+            assert_eq!(order["payer_openid"], user.openid.as_str(), "{order}");
+            seen.push(order["id"].as_str().unwrap().to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(cursor) => query = format!("?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(sizes, [2, 2, 1]);
+    assert_eq!(seen, mine);
+    // A page that takes the last order has no cursor to an empty page.
+    let all = app.orders(&user.token, "?limit=5").await.expect(200);
+    assert_eq!(all["data"].as_array().unwrap().len(), 5);
+    assert!(all["next_cursor"].is_null(), "{all}");
+    // The API key still lists every order.
+    let every = app.orders(&a.api_key, "?limit=200").await.expect(200);
+    assert!(every["data"].as_array().unwrap().len() >= 25);
     app.finish().await;
 }

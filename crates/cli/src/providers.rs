@@ -5,6 +5,7 @@
 //! (or from the simulator in demo mode).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use paygate_core::{Clock, ProviderKind, ProviderRegistry};
 
@@ -15,6 +16,8 @@ pub struct ProviderEndpoints {
     pub wechatpay_secapi_base_url: Option<String>,
     /// Extra trusted root certificates (PEM) for upstream TLS.
     pub extra_root_ca_pem: Option<String>,
+    /// Whole-request timeout of every upstream call (`upstream.timeout_ms`).
+    pub timeout: Duration,
 }
 
 /// Built providers are cached per channel and credentials version; this bounds the cache.
@@ -27,7 +30,7 @@ pub fn registry(endpoints: &ProviderEndpoints, clock: Arc<dyn Clock>) -> Provide
         base_url: endpoints.wechatpay_base_url.clone(),
         secapi_base_url: endpoints.wechatpay_secapi_base_url.clone(),
         extra_root_ca_pem: endpoints.extra_root_ca_pem.clone(),
-        ..paygate_wechat_v2::V2Config::default()
+        timeout: endpoints.timeout,
     };
     registry.register(
         ProviderKind::WechatV2,
@@ -37,6 +40,7 @@ pub fn registry(endpoints: &ProviderEndpoints, clock: Arc<dyn Clock>) -> Provide
     let v3 = paygate_wechat_v3::V3Config {
         base_url: endpoints.wechatpay_base_url.clone(),
         extra_root_ca_pem: endpoints.extra_root_ca_pem.clone(),
+        timeout: endpoints.timeout,
         ..paygate_wechat_v3::V3Config::default()
     };
     registry.register(

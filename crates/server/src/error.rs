@@ -129,11 +129,13 @@ pub enum Conflict {
     ChannelInUse,
     /// The tenant already has an order with this out_trade_no.
     DuplicateOutTradeNo,
+    /// A webhook event still being delivered cannot be resent.
+    EventPending,
     Other,
 }
 
 impl Conflict {
-    pub const ALL: [Conflict; 8] = [
+    pub const ALL: [Conflict; 9] = [
         Conflict::AppidTaken,
         Conflict::UsernameTaken,
         Conflict::ChannelExists,
@@ -141,6 +143,7 @@ impl Conflict {
         Conflict::CannotModifySelf,
         Conflict::ChannelInUse,
         Conflict::DuplicateOutTradeNo,
+        Conflict::EventPending,
         Conflict::Other,
     ];
 
@@ -153,6 +156,7 @@ impl Conflict {
             Conflict::CannotModifySelf => "cannot_modify_self",
             Conflict::ChannelInUse => "channel_in_use",
             Conflict::DuplicateOutTradeNo => "duplicate_out_trade_no",
+            Conflict::EventPending => "event_pending",
             Conflict::Other => "conflict",
         }
     }
@@ -170,6 +174,7 @@ impl Conflict {
             Conflict::DuplicateOutTradeNo => {
                 "the tenant already has an order with this out_trade_no"
             }
+            Conflict::EventPending => "the event is still pending delivery",
             Conflict::Other => "the request conflicts with the current state",
         }
     }
@@ -442,6 +447,7 @@ fn conflict_of(constraint: &str) -> Conflict {
         "operators_username_key" => Conflict::UsernameTaken,
         "channels_tenant_kind_mch_key" => Conflict::ChannelExists,
         "orders_tenant_out_trade_no_key" => Conflict::DuplicateOutTradeNo,
+        "events_delivery_status_check" => Conflict::EventPending,
         _ => Conflict::Other,
     }
 }

@@ -39,6 +39,7 @@ pub mod payments;
 pub mod settings;
 pub mod state;
 pub mod tenant_api;
+pub mod webhooks;
 pub mod workers;
 
 use std::future::Future;

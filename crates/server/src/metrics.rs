@@ -42,6 +42,9 @@ struct Series {
     durations: BTreeMap<(String, String), Histogram>,
     alerts: BTreeMap<&'static str, u64>,
     notifications: BTreeMap<(&'static str, &'static str), u64>,
+    webhook_attempts: BTreeMap<&'static str, u64>,
+    webhook_latency: Histogram,
+    webhook_queue_depth: i64,
 }
 
 /// The process's HTTP metrics.
@@ -82,6 +85,31 @@ impl Metrics {
     pub fn count_notification(&self, kind: &'static str, outcome: &'static str) {
         let mut s = self.series.lock().unwrap_or_else(PoisonError::into_inner);
         *s.notifications.entry((kind, outcome)).or_default() += 1;
+    }
+
+    /// Counts one webhook delivery attempt by its outcome (`succeeded`, `pending` = will
+    /// retry, `failed` = for good).
+    pub fn count_webhook_attempt(&self, outcome: paygate_store::DeliveryStatus) {
+        let mut s = self.series.lock().unwrap_or_else(PoisonError::into_inner);
+        *s.webhook_attempts.entry(outcome.as_str()).or_default() += 1;
+    }
+
+    /// Records the latency of one webhook request that got a response or timed out.
+    pub fn observe_webhook_latency(&self, millis: i64) {
+        let seconds = millis as f64 / 1000.0;
+        let mut s = self.series.lock().unwrap_or_else(PoisonError::into_inner);
+        let h = &mut s.webhook_latency;
+        if let Some(i) = BUCKETS.iter().position(|le| seconds <= *le) {
+            h.buckets[i] += 1;
+        }
+        h.count += 1;
+        h.sum += seconds;
+    }
+
+    /// Sets the number of events waiting for delivery.
+    pub fn set_webhook_queue_depth(&self, depth: i64) {
+        let mut s = self.series.lock().unwrap_or_else(PoisonError::into_inner);
+        s.webhook_queue_depth = depth;
     }
 
     /// The exposition text.
@@ -148,8 +176,42 @@ impl Metrics {
                 escape(outcome)
             );
         }
+        render_webhooks(&mut out, &s);
         out
     }
+}
+
+fn render_webhooks(out: &mut String, s: &Series) {
+    out.push_str("# HELP paygate_webhook_attempts_total Webhook delivery attempts, by outcome.\n");
+    out.push_str("# TYPE paygate_webhook_attempts_total counter\n");
+    for (outcome, n) in &s.webhook_attempts {
+        let _ = writeln!(
+            out,
+            "paygate_webhook_attempts_total{{outcome=\"{}\"}} {n}",
+            escape(outcome)
+        );
+    }
+    out.push_str("# HELP paygate_webhook_queue_depth Events waiting for delivery.\n");
+    out.push_str("# TYPE paygate_webhook_queue_depth gauge\n");
+    let _ = writeln!(out, "paygate_webhook_queue_depth {}", s.webhook_queue_depth);
+    out.push_str("# HELP paygate_webhook_latency_seconds Time to the receiver's answer.\n");
+    out.push_str("# TYPE paygate_webhook_latency_seconds histogram\n");
+    let h = &s.webhook_latency;
+    let mut cumulative = 0;
+    for (le, n) in BUCKETS.iter().zip(h.buckets) {
+        cumulative += n;
+        let _ = writeln!(
+            out,
+            "paygate_webhook_latency_seconds_bucket{{le=\"{le}\"}} {cumulative}"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "paygate_webhook_latency_seconds_bucket{{le=\"+Inf\"}} {}",
+        h.count
+    );
+    let _ = writeln!(out, "paygate_webhook_latency_seconds_sum {}", h.sum);
+    let _ = writeln!(out, "paygate_webhook_latency_seconds_count {}", h.count);
 }
 
 /// Label values escape backslash, double quote and newline (exposition format rules).

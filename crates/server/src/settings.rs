@@ -107,6 +107,8 @@ pub struct ServerSettings {
     /// Where WeChat's mini-program APIs are (`jscode2session`, access tokens, wxacode): the
     /// production host, or the simulator's URL in tests and the demo.
     pub miniprogram_base_url: String,
+    /// Whole-request timeout of each mini-program API call (`upstream.timeout_ms`).
+    pub miniprogram_timeout: Duration,
 }
 
 /// Request-rate limits of the tenant API, each a token bucket.
@@ -155,6 +157,7 @@ impl ServerSettings {
             request_timeout: Duration::from_secs(30),
             tenant_limits: TenantLimits::default(),
             miniprogram_base_url: paygate_miniprogram::DEFAULT_BASE_URL.to_owned(),
+            miniprogram_timeout: Duration::from_secs(10),
         }
     }
 

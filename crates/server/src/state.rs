@@ -49,7 +49,8 @@ impl AppState {
         let login_limiter = LoginLimiter::new(settings.login_limits);
         let limits = settings.tenant_limits;
         let mp_config = MiniProgramConfig::new(Arc::clone(&clock))
-            .with_base_url(settings.miniprogram_base_url.clone());
+            .with_base_url(settings.miniprogram_base_url.clone())
+            .with_timeout(settings.miniprogram_timeout);
         let miniprogram = match MiniProgramClient::new(mp_config) {
             Ok(client) => Some(client),
             Err(e) => {

@@ -97,7 +97,8 @@ pub use repo::refunds::{NewRefund, RefundChange, RefundCreated, Refunds};
 pub use repo::stats::{DayStats, Stats};
 pub use repo::tenants::{Tenant, TenantFilter, TenantStatus, TenantUpdate, Tenants};
 pub use repo::users::{User, Users};
-pub use repo::webhooks::{WebhookEndpoint, Webhooks};
+pub use repo::webhook_deliveries::{AttemptRecord, EventDelivery, QueuedEvent, WebhookDeliveries};
+pub use repo::webhooks::{PREVIOUS_SECRET_TTL, WebhookEndpoint, Webhooks};
 pub use store::Store;
 pub use tx::{NewAlert, NewNotification, Recorded, StoreTx};
 

@@ -59,6 +59,9 @@ pub struct NewAlert {
     pub severity: AlertSeverity,
     pub message: String,
     pub details: serde_json::Value,
+    /// A stable key for a finding that may be made again (e.g. `{kind}:{order_id}:{state}`):
+    /// an alert whose key is already stored is not raised twice. `None`: always raised.
+    pub dedupe_key: Option<String>,
 }
 
 impl Store {
@@ -183,13 +186,17 @@ impl StoreTx {
         Ok(id)
     }
 
-    /// Records an alert for operators.
-    pub async fn raise_alert(&mut self, alert: &NewAlert) -> Result<AlertId, StoreError> {
+    /// Records an alert for operators: `Some(id)` when it is new, `None` when an alert with
+    /// the same `dedupe_key` exists (nothing written; `ON CONFLICT DO NOTHING`, so the
+    /// transaction stays usable on PostgreSQL too).
+    pub async fn raise_alert(&mut self, alert: &NewAlert) -> Result<Option<AlertId>, StoreError> {
         let id: AlertId = self.store.new_id();
-        self.tx
+        let inserted = self
+            .tx
             .execute(
-                "INSERT INTO alerts (id, tenant_id, kind, severity, message, details, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO alerts (id, tenant_id, kind, severity, message, details, created_at, \
+                 dedupe_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (dedupe_key) DO NOTHING",
                 args![
                     id.as_str(),
                     alert.tenant_id.as_ref().map(|t| t.as_str().to_owned()),
@@ -197,11 +204,12 @@ impl StoreTx {
                     alert.severity.as_str(),
                     alert.message.as_str(),
                     alert.details.to_string(),
-                    self.store.now_ms()
+                    self.store.now_ms(),
+                    alert.dedupe_key.clone()
                 ],
             )
             .await?;
-        Ok(id)
+        Ok((inserted == 1).then_some(id))
     }
 
     /// The store's clock, for callers stamping values written in this transaction.

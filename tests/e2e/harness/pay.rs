@@ -10,8 +10,9 @@
 //! at that moment has been attempted — no waiting, no sleeping.
 
 use std::ops::Deref;
+use std::time::Duration;
 
-use paygate_cli::config::Mode;
+use paygate_cli::config::{Config, Mode};
 use serde_json::json;
 
 use super::fixtures::{self, random_appid, random_text, unique};
@@ -60,6 +61,8 @@ pub struct PayApp {
     pub sim_url: String,
     /// The seeded demo tenant.
     pub a: PayTenant,
+    /// `upstream.timeout_ms` of the server, for providers the harness builds itself.
+    pub upstream_timeout: Duration,
 }
 
 impl Deref for PayApp {
@@ -73,9 +76,17 @@ impl Deref for PayApp {
 impl PayApp {
     /// Starts paygate with the simulator on `backend`; tenant A is the seeded demo tenant.
     pub async fn spawn(backend: Backend) -> PayApp {
+        PayApp::spawn_with(backend, |_| {}).await
+    }
+
+    /// [`Self::spawn`] with the configuration adjusted by `configure` first.
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> PayApp {
+        let mut upstream_timeout = Duration::ZERO;
         // The worker runs only when a test says so (`reconcile`), never behind its back.
         let app = TestApp::spawn_with(backend, Mode::Demo, |config| {
             config.reconcile.enabled = false;
+            configure(config);
+            upstream_timeout = config.upstream.timeout();
         })
         .await;
         let running = app.running();
@@ -113,6 +124,7 @@ impl PayApp {
             sim_url: sim_url.to_owned(),
             app,
             a,
+            upstream_timeout,
         }
     }
 

@@ -152,16 +152,17 @@ impl PayApp {
             wechatpay_base_url: sim.base_url().to_owned(),
             wechatpay_secapi_base_url: Some(sim.tls_base_url().to_owned()),
             extra_root_ca_pem: Some(sim.ca_pem().to_owned()),
+            timeout: self.upstream_timeout,
         };
         let clock: Arc<dyn Clock> = Arc::new(self.clock.clone());
         let registry = Arc::new(providers::registry(&endpoints, clock.clone()));
         let jwt = JwtSettings::new(SecretString::from(self.jwt_secret.clone()));
-        let state = AppState::new(
-            self.store().clone(),
-            registry,
-            clock,
-            ServerSettings::new(jwt),
-        );
+        let mut settings = ServerSettings::new(jwt);
+        // As the demo server: WeChat notifies paygate's own address (a refund sent again
+        // carries it).
+        settings.public_url = Some(self.base_url.parse().expect("base URL"));
+        settings.allow_insecure_public_url = true;
+        let state = AppState::new(self.store().clone(), registry, clock, settings);
         reconcile::run_once(&state, &ReconcileSettings::default()).await
     }
 

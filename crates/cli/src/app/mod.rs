@@ -88,6 +88,8 @@ pub struct Running {
     server: JoinHandle<std::io::Result<()>>,
     /// The reconciliation worker, unless `reconcile.enabled` is off.
     worker: Option<JoinHandle<()>>,
+    /// The webhook delivery worker, unless `webhooks.enabled` is off.
+    webhook_worker: Option<JoinHandle<()>>,
     sim: Option<paygate_sim::RunningSim>,
     demo: Option<Demo>,
 }
@@ -110,6 +112,7 @@ pub async fn start(options: StartOptions) -> Result<Running, StartError> {
             stop,
             server,
             worker,
+            webhook_worker,
             demo,
         }) => Ok(Running {
             report,
@@ -117,6 +120,7 @@ pub async fn start(options: StartOptions) -> Result<Running, StartError> {
             stop,
             server,
             worker,
+            webhook_worker,
             sim,
             demo,
         }),
@@ -137,6 +141,7 @@ struct Started {
     stop: watch::Sender<bool>,
     server: JoinHandle<std::io::Result<()>>,
     worker: Option<JoinHandle<()>>,
+    webhook_worker: Option<JoinHandle<()>>,
     demo: Option<Demo>,
 }
 
@@ -160,6 +165,7 @@ async fn start_with(
             wechatpay_base_url: sim.base_url().to_owned(),
             wechatpay_secapi_base_url: Some(sim.tls_base_url().to_owned()),
             extra_root_ca_pem: Some(sim.ca_pem().to_owned()),
+            timeout: config.upstream.timeout(),
         },
         None => ProviderEndpoints {
             wechatpay_base_url: config.upstream.wechatpay_base_url.clone(),
@@ -175,6 +181,7 @@ async fn start_with(
                 }
                 None => None,
             },
+            timeout: config.upstream.timeout(),
         },
     };
     if mode == Mode::Demo {
@@ -235,6 +242,7 @@ async fn serve_opened(launch: &Launch<'_>, opened: Opened) -> Result<Started, St
         Some(sim) => sim.base_url().to_owned(),
         None => config.upstream.miniprogram_base_url.clone(),
     };
+    settings.miniprogram_timeout = config.upstream.timeout();
     settings.validate()?;
 
     let registry = Arc::new(providers::registry(endpoints, clock.clone()));
@@ -254,6 +262,15 @@ async fn serve_opened(launch: &Launch<'_>, opened: Opened) -> Result<Started, St
                 let _ = stopped.wait_for(|s| *s).await;
             },
         )
+    });
+    let webhook_worker = config.webhooks.enabled.then(|| {
+        let mut stopped = stop.subscribe();
+        let mut settings = config.webhooks.settings();
+        // The demo's tenant backend runs on this machine.
+        settings.allow_private_targets |= *mode == Mode::Demo;
+        paygate_server::webhooks::worker::spawn(state.clone(), settings, async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        })
     });
     let router = paygate_server::router(state);
     let server = tokio::spawn(paygate_server::serve(listener, router, async move {
@@ -280,6 +297,7 @@ async fn serve_opened(launch: &Launch<'_>, opened: Opened) -> Result<Started, St
         stop,
         server,
         worker,
+        webhook_worker,
         demo,
     })
 }
@@ -394,6 +412,14 @@ impl Running {
                 tracing::warn!("the reconciliation run outlived the grace period; aborting it");
                 worker.abort();
             }
+        }
+        if let Some(mut worker) = self.webhook_worker.take()
+            && tokio::time::timeout(SHUTDOWN_GRACE, &mut worker)
+                .await
+                .is_err()
+        {
+            tracing::warn!("the webhook delivery run outlived the grace period; aborting it");
+            worker.abort();
         }
         if let Some(demo) = self.demo.take() {
             demo.stop().await;

@@ -137,6 +137,7 @@ pub fn providers() -> anyhow::Result<()> {
         wechatpay_base_url: config::DEFAULT_WECHATPAY_BASE_URL.to_owned(),
         wechatpay_secapi_base_url: None,
         extra_root_ca_pem: None,
+        timeout: config::Upstream::default().timeout(),
     };
     let registry =
         crate::providers::registry(&endpoints, std::sync::Arc::new(paygate_core::SystemClock));

@@ -11,11 +11,13 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::reconcile::RawReconcile;
+use super::webhooks::RawWebhooks;
 use super::{
     Config, ConfigError, DEFAULT_ADMIN_TOKEN_TTL_SECS, DEFAULT_CONFIG_FILE, DEFAULT_DATA_DIR,
     DEFAULT_LISTEN, DEFAULT_MINIPROGRAM_BASE_URL, DEFAULT_RECONCILE_BATCH,
     DEFAULT_RECONCILE_INTERVAL_SECS, DEFAULT_RECONCILE_PENDING_AGE_SECS,
-    DEFAULT_WECHATPAY_BASE_URL, DatabaseUrl, LogFormat, Mode, RateLimits, SecretSource, Upstream,
+    DEFAULT_UPSTREAM_TIMEOUT_MS, DEFAULT_WECHATPAY_BASE_URL, DatabaseUrl, LogFormat, Mode,
+    RateLimits, SecretSource, Upstream,
 };
 
 /// Top-level keys; environment variables outside this list (`PAYGATE_SIM_LISTEN`, the test
@@ -34,6 +36,7 @@ const KEYS: &[&str] = &[
     "log_format",
     "upstream",
     "reconcile",
+    "webhooks",
     "rate_limits",
 ];
 
@@ -43,6 +46,8 @@ const MIN_JWT_SECRET_LEN: usize = paygate_server::settings::MIN_JWT_SECRET_BYTES
 const RATE_LIMIT_RANGE: std::ops::RangeInclusive<u32> = 1..=1_000_000;
 /// Admin tokens live between a minute and a day.
 const TTL_RANGE: std::ops::RangeInclusive<u64> = 60..=86_400;
+/// Below 100 ms even a healthy WeChat call fails; above a minute a request outlives its client.
+const UPSTREAM_TIMEOUT_RANGE: std::ops::RangeInclusive<u64> = 100..=60_000;
 
 /// Where the configuration comes from besides the defaults and the environment.
 #[derive(Debug, Clone, Default)]
@@ -93,6 +98,7 @@ fn defaults() -> serde_json::Value {
         "upstream": {
             "wechatpay_base_url": DEFAULT_WECHATPAY_BASE_URL,
             "miniprogram_base_url": DEFAULT_MINIPROGRAM_BASE_URL,
+            "timeout_ms": DEFAULT_UPSTREAM_TIMEOUT_MS,
         },
         "rate_limits": {
             "tenant_per_second": RateLimits::default().tenant_per_second,
@@ -107,6 +113,13 @@ fn defaults() -> serde_json::Value {
             "interval_secs": DEFAULT_RECONCILE_INTERVAL_SECS,
             "pending_age_secs": DEFAULT_RECONCILE_PENDING_AGE_SECS,
             "batch": DEFAULT_RECONCILE_BATCH,
+        },
+        "webhooks": {
+            "enabled": true,
+            "interval_ms": super::DEFAULT_WEBHOOKS_INTERVAL_MS,
+            "batch": super::DEFAULT_WEBHOOKS_BATCH,
+            "concurrency_per_tenant": super::DEFAULT_WEBHOOKS_CONCURRENCY_PER_TENANT,
+            "allow_private_targets": false,
         },
     })
 }
@@ -158,6 +171,7 @@ struct Raw {
     log_format: LogFormat,
     upstream: RawUpstream,
     reconcile: RawReconcile,
+    webhooks: RawWebhooks,
     rate_limits: RawRateLimits,
 }
 
@@ -179,6 +193,7 @@ struct RawUpstream {
     wechatpay_secapi_base_url: Option<String>,
     miniprogram_base_url: String,
     extra_root_ca_file: Option<PathBuf>,
+    timeout_ms: u64,
 }
 
 /// A TOML list, or (handier in an environment variable) one comma-separated string.
@@ -276,6 +291,10 @@ pub fn from_figment(figment: &Figment, mode: Mode) -> Result<Config, ConfigError
         ));
     }
     let up = raw.upstream;
+    if !UPSTREAM_TIMEOUT_RANGE.contains(&up.timeout_ms) {
+        let message = format!("must be between {UPSTREAM_TIMEOUT_RANGE:?} milliseconds");
+        return Err(invalid("upstream.timeout_ms", message));
+    }
     let upstream = Upstream {
         wechatpay_base_url: check_upstream_url(&up.wechatpay_base_url)
             .map_err(|m| invalid("upstream.wechatpay_base_url", m))?,
@@ -297,6 +316,7 @@ pub fn from_figment(figment: &Figment, mode: Mode) -> Result<Config, ConfigError
             }
             other => other,
         },
+        timeout_ms: up.timeout_ms,
     };
     let rl = raw.rate_limits;
     for (key, value) in [
@@ -333,6 +353,7 @@ pub fn from_figment(figment: &Figment, mode: Mode) -> Result<Config, ConfigError
         login_per_ip_burst: rl.login_per_ip_burst,
     };
     let reconcile = raw.reconcile.check(&invalid)?;
+    let webhooks = raw.webhooks.check(&invalid)?;
     Ok(Config {
         data_dir: raw.data_dir,
         database_url,
@@ -345,6 +366,7 @@ pub fn from_figment(figment: &Figment, mode: Mode) -> Result<Config, ConfigError
         log_format: raw.log_format,
         upstream,
         reconcile,
+        webhooks,
         rate_limits,
     })
 }

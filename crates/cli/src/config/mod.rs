@@ -12,6 +12,7 @@
 mod load;
 mod reconcile;
 pub mod view;
+mod webhooks;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -26,11 +27,17 @@ pub use reconcile::{
     DEFAULT_RECONCILE_BATCH, DEFAULT_RECONCILE_INTERVAL_SECS, DEFAULT_RECONCILE_PENDING_AGE_SECS,
     Reconcile,
 };
+pub use webhooks::{
+    DEFAULT_WEBHOOKS_BATCH, DEFAULT_WEBHOOKS_CONCURRENCY_PER_TENANT, DEFAULT_WEBHOOKS_INTERVAL_MS,
+    Webhooks,
+};
 
 /// The WeChat Pay API (v2 and v3) of production.
 pub const DEFAULT_WECHATPAY_BASE_URL: &str = "https://api.mch.weixin.qq.com";
 /// The mini-program server API of production.
 pub const DEFAULT_MINIPROGRAM_BASE_URL: &str = "https://api.weixin.qq.com";
+/// `upstream.timeout_ms` when none is configured (10 s).
+pub const DEFAULT_UPSTREAM_TIMEOUT_MS: u64 = 10_000;
 /// `data_dir` when none is configured.
 pub const DEFAULT_DATA_DIR: &str = "./data";
 /// `listen` when none is configured: loopback only, so a first start exposes nothing.
@@ -79,6 +86,7 @@ pub struct Config {
     pub log_format: LogFormat,
     pub upstream: Upstream,
     pub reconcile: Reconcile,
+    pub webhooks: Webhooks,
     pub rate_limits: RateLimits,
 }
 
@@ -98,6 +106,7 @@ impl Config {
             log_format: LogFormat::Text,
             upstream: Upstream::default(),
             reconcile: Reconcile::default(),
+            webhooks: Webhooks::default(),
             rate_limits: RateLimits::default(),
         }
     }
@@ -114,6 +123,16 @@ pub struct Upstream {
     pub miniprogram_base_url: String,
     /// Extra root CA certificates (PEM) trusted for upstream TLS, besides the system roots.
     pub extra_root_ca_file: Option<PathBuf>,
+    /// Whole-request timeout (connect to last byte) of every WeChat call, in milliseconds: a
+    /// call that takes longer counts as "no answer" (503 `upstream_unavailable`, retryable).
+    pub timeout_ms: u64,
+}
+
+impl Upstream {
+    /// [`Self::timeout_ms`] as a duration.
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.timeout_ms)
+    }
 }
 
 impl Default for Upstream {
@@ -123,6 +142,7 @@ impl Default for Upstream {
             wechatpay_secapi_base_url: None,
             miniprogram_base_url: DEFAULT_MINIPROGRAM_BASE_URL.to_owned(),
             extra_root_ca_file: None,
+            timeout_ms: DEFAULT_UPSTREAM_TIMEOUT_MS,
         }
     }
 }

@@ -54,6 +54,7 @@ pub fn redacted(config: &Config) -> Value {
     if let Some(p) = &up.extra_root_ca_file {
         upstream.insert("extra_root_ca_file".into(), path(p));
     }
+    upstream.insert("timeout_ms".into(), up.timeout_ms.into());
     top.insert("upstream".into(), Value::Object(upstream));
     let rl = &config.rate_limits;
     top.insert(
@@ -75,6 +76,17 @@ pub fn redacted(config: &Config) -> Value {
             "interval_secs": rc.interval_secs,
             "pending_age_secs": rc.pending_age_secs,
             "batch": rc.batch,
+        }),
+    );
+    let wh = &config.webhooks;
+    top.insert(
+        "webhooks".into(),
+        json!({
+            "enabled": wh.enabled,
+            "interval_ms": wh.interval_ms,
+            "batch": wh.batch,
+            "concurrency_per_tenant": wh.concurrency_per_tenant,
+            "allow_private_targets": wh.allow_private_targets,
         }),
     );
     Value::Object(top)

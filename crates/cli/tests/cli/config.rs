@@ -65,6 +65,8 @@ fn defaults_without_any_configuration() {
         );
         assert_eq!(c.upstream.wechatpay_secapi_base_url, None);
         assert_eq!(c.upstream.miniprogram_base_url, "https://api.weixin.qq.com");
+        assert_eq!(c.upstream.timeout_ms, 10_000);
+        assert_eq!(c.upstream.timeout(), std::time::Duration::from_secs(10));
         Ok(())
     });
 }
@@ -106,12 +108,14 @@ fn file_then_environment_then_flags_each_override_the_previous() {
             "https://env.example",
         );
         jail.set_env("PAYGATE_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.7");
+        jail.set_env("PAYGATE_UPSTREAM__TIMEOUT_MS", "2500");
         // Someone else's variables under the same prefix are not keys of ours.
         jail.set_env("PAYGATE_TEST_POSTGRES_URL", "postgres://x@y/z");
         let c = prod().unwrap();
         assert_eq!(c.listen.to_string(), "0.0.0.0:2000");
         assert_eq!(c.admin_token_ttl_secs, 600);
         assert_eq!(c.upstream.wechatpay_base_url, "https://env.example");
+        assert_eq!(c.upstream.timeout().as_millis(), 2500);
         let proxies: Vec<String> = c.trusted_proxies.iter().map(|n| n.to_string()).collect();
         assert_eq!(proxies, ["10.0.0.0/8", "192.168.1.7/32"]);
 
@@ -287,6 +291,18 @@ fn each_validation_rule_rejects_with_key_and_origin() {
             "query",
         ),
         (
+            "upstream.timeout_ms",
+            "PAYGATE_UPSTREAM__TIMEOUT_MS",
+            "99",
+            "between",
+        ),
+        (
+            "upstream.timeout_ms",
+            "PAYGATE_UPSTREAM__TIMEOUT_MS",
+            "60001",
+            "between",
+        ),
+        (
             "upstream.extra_root_ca_file",
             "PAYGATE_UPSTREAM__EXTRA_ROOT_CA_FILE",
             "/nonexistent/ca.pem",
@@ -392,12 +408,45 @@ fn the_example_file_documents_real_keys() {
         uncommented.push('\n');
     }
     // Every key of the configuration, once.
-    assert_eq!(keys, 25);
+    assert_eq!(keys, 31);
     jail(|jail| {
         jail.create_file("paygate.toml", &uncommented)?;
         let c = prod().unwrap();
         assert_eq!(c.database_url.backend(), Backend::Postgres);
         assert_eq!(c.trusted_proxies.len(), 2);
+        assert_eq!(c.webhooks, paygate_cli::config::Webhooks::default());
+        Ok(())
+    });
+}
+
+#[test]
+fn webhook_worker_keys_are_range_checked() {
+    jail(|jail| {
+        jail.set_env("PAYGATE_WEBHOOKS__INTERVAL_MS", "250");
+        jail.set_env("PAYGATE_WEBHOOKS__ALLOW_PRIVATE_TARGETS", "true");
+        let c = prod().unwrap();
+        assert_eq!(c.webhooks.interval_ms, 250);
+        assert!(c.webhooks.allow_private_targets);
+        let settings = c.webhooks.settings();
+        assert_eq!(settings.interval, std::time::Duration::from_millis(250));
+        assert!(settings.allow_private_targets);
+        for (key, bad) in [
+            ("PAYGATE_WEBHOOKS__INTERVAL_MS", "10"),
+            ("PAYGATE_WEBHOOKS__BATCH", "0"),
+            ("PAYGATE_WEBHOOKS__CONCURRENCY_PER_TENANT", "65"),
+        ] {
+            jail.set_env(key, bad);
+            let err = prod().unwrap_err().to_string();
+            assert!(err.contains("webhooks."), "{key}={bad}: {err}");
+            jail.set_env(
+                key,
+                match key {
+                    "PAYGATE_WEBHOOKS__INTERVAL_MS" => "250",
+                    "PAYGATE_WEBHOOKS__BATCH" => "100",
+                    _ => "4",
+                },
+            );
+        }
         Ok(())
     });
 }

@@ -240,6 +240,8 @@ pub struct DeliveryView {
     pub status: String,
     pub response_status: Option<i64>,
     pub error: Option<String>,
+    /// How long the endpoint took to answer, in milliseconds (absent when it never answered).
+    pub latency_ms: Option<i64>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub next_attempt_at: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339")]
@@ -256,6 +258,7 @@ impl From<Delivery> for DeliveryView {
             status: d.status.as_str().to_owned(),
             response_status: d.response_status,
             error: d.error,
+            latency_ms: d.latency_ms,
             next_attempt_at: d.next_attempt_at,
             created_at: d.created_at,
         }

@@ -14,14 +14,15 @@ use time::{Date, Duration, OffsetDateTime};
 use utoipa::IntoParams;
 
 use crate::admin::view_models::{
-    AlertView, AuditEntryView, DayStatsView, DeliveryView, EventView, NotificationView,
-    OrderDetailView, OrderView, RefundView, StatsView,
+    AlertView, AuditEntryView, DayStatsView, DeliveryView, NotificationView, OrderDetailView,
+    OrderView, RefundView, StatsView,
 };
 use crate::auth::Operator;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Path, Query};
 use crate::pagination::{List, PageParams};
 use crate::state::AppState;
+use crate::webhooks::admin::EventDeliveryView;
 
 /// Default stats range when `from` is absent: the 30 days ending at `to`.
 const DEFAULT_STATS_DAYS: i64 = 30;
@@ -137,6 +138,7 @@ pub async fn list_orders(
         created_from: q.from,
         created_to: q.to,
         out_trade_no: q.out_trade_no,
+        ..OrderFilter::default()
     };
     let paged = state
         .store()
@@ -205,24 +207,24 @@ pub async fn list_notifications(
     Ok(Json(List::from_paged(paged, NotificationView::from)))
 }
 
-/// A tenant's domain events (the webhook outbox), newest first.
+/// A tenant's domain events (the webhook outbox) with their delivery state, newest first.
 #[utoipa::path(get, path = "/tenants/{tenant_id}/events", tag = "views",
     params(("tenant_id" = String, Path, description = "`ten_…`"), PageParams),
     security(("operator_jwt" = [])),
-    responses((status = 200, description = "OK", body = List<EventView>), (status = 404, description = "Not found (`tenant_not_found`, …)", body = ErrorBody)))]
+    responses((status = 200, description = "OK", body = List<EventDeliveryView>), (status = 404, description = "Not found (`tenant_not_found`, …)", body = ErrorBody)))]
 pub async fn list_events(
     State(state): State<AppState>,
     _op: Operator,
     Path(tenant_id): Path<TenantId>,
     Query(page): Query<PageParams>,
-) -> Result<Json<List<EventView>>, ApiError> {
+) -> Result<Json<List<EventDeliveryView>>, ApiError> {
     state.store().tenants().get(&tenant_id).await?;
     let paged = state
         .store()
-        .activity()
-        .events(&tenant_id, &page.page::<EventId>()?)
+        .webhook_deliveries()
+        .list_events(&tenant_id, &page.page::<EventId>()?)
         .await?;
-    Ok(Json(List::from_paged(paged, EventView::from)))
+    Ok(Json(List::from_paged(paged, EventDeliveryView::from)))
 }
 
 /// A tenant's webhook delivery attempts, newest first.

@@ -1,4 +1,5 @@
-//! A tenant's webhook endpoint: read, set the URL, rotate the signing secret.
+//! A tenant's webhook endpoint: read, set the URL, rotate the signing secret. Pause, resume,
+//! ping and resend live with the delivery code in `crate::webhooks::admin`.
 //!
 //! The signing secret (`whsec_…`) appears in exactly two responses: the PUT that creates the
 //! endpoint, and `rotate-secret`. URLs must be http(s) with a host and no credentials; plain
@@ -29,6 +30,10 @@ pub struct WebhookView {
     pub url: String,
     /// Deliveries are held while paused.
     pub paused: bool,
+    /// Set when the endpoint answered 410 Gone: deliveries are held until it is resumed.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub disabled_at: Option<OffsetDateTime>,
+    pub disabled_reason: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
@@ -52,10 +57,12 @@ impl fmt::Debug for WebhookView {
 }
 
 impl WebhookView {
-    fn new(e: WebhookEndpoint, signing_secret: Option<String>) -> Self {
+    pub(crate) fn new(e: WebhookEndpoint, signing_secret: Option<String>) -> Self {
         WebhookView {
             url: e.url,
             paused: e.paused,
+            disabled_at: e.disabled_at,
+            disabled_reason: e.disabled_reason,
             created_at: e.created_at,
             updated_at: e.updated_at,
             signing_secret,
@@ -74,7 +81,7 @@ pub struct PutWebhook {
 /// A new signing secret.
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct RotatedSecret {
-    /// `whsec_…`; the previous secret stops being used at once.
+    /// `whsec_…`; deliveries carry a signature with the previous secret too for 24 hours.
     pub signing_secret: String,
 }
 

@@ -174,6 +174,7 @@ async fn unverified(state: &AppState, channel: &Channel, label: &'static str, e:
         severity: AlertSeverity::Warning,
         message: format!("a {label} notification failed verification ({})", e.code()),
         details: serde_json::json!({ "channel_id": channel.id.as_str(), "error": e.code() }),
+        dedupe_key: None,
     };
     let raised = async {
         let mut tx = state.store().begin().await?;
@@ -275,6 +276,8 @@ async fn unknown(
         severity: AlertSeverity::Critical,
         message,
         details: serde_json::json!({ "channel_id": channel.id.as_str() }),
+        // Deduplicated by the notification's own key, recorded above.
+        dedupe_key: None,
     })
     .await?;
     tx.commit().await?;

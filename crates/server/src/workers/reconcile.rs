@@ -7,14 +7,17 @@
 //! converged; expired ones are closed upstream, then locally with `order.closed` — unless
 //! WeChat says the order was paid meanwhile, which is queried and converged instead. Every
 //! state change goes through [`converge`](crate::payments::converge). This module must never
-//! close an order locally that WeChat may still accept payment for.
+//! close an order locally that WeChat may still accept payment for. A `PROCESSING` refund
+//! WeChat does not know (its request never arrived) is sent again with the same
+//! `out_refund_no`.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use paygate_core::{
-    ChannelSpec, OrderState, PaymentRef, Provider, ProviderError, ProviderRegistry,
+    ChannelSpec, OrderState, OutRefundNo, PaymentRef, Provider, ProviderError, ProviderRegistry,
+    RefundRequest, RefundState, RefundStatus,
 };
 use paygate_store::{Order, Store, StoreError};
 use tokio::task::JoinHandle;
@@ -71,6 +74,9 @@ enum StepError {
     Provider(#[from] ProviderError),
     #[error(transparent)]
     Converge(#[from] ConvergeError),
+    /// Without `public_url` a refund cannot be sent again (WeChat requires a notify URL).
+    #[error("no public_url: a refund cannot be sent again")]
+    NoNotifyUrl,
 }
 
 impl StepError {
@@ -79,6 +85,7 @@ impl StepError {
             StepError::Store(e) => e.code(),
             StepError::Provider(e) => e.code(),
             StepError::Converge(e) => e.code(),
+            StepError::NoNotifyUrl => "payments_not_configured",
         }
     }
 }
@@ -134,7 +141,7 @@ pub async fn run_once(state: &AppState, settings: &ReconcileSettings) -> Reconci
         Ok(refunds) => {
             report.refunds = refunds.len();
             for refund in refunds {
-                match reconcile_refund(store, registry, refund.clone()).await {
+                match reconcile_refund(state, refund.clone()).await {
                     Ok(outcome) => {
                         count_alert(state, &outcome);
                         report.refunds_changed += usize::from(changed(&outcome));
@@ -209,23 +216,79 @@ async fn reconcile_order(
 }
 
 async fn reconcile_refund(
-    store: &Store,
-    registry: &ProviderRegistry,
+    state: &AppState,
     refund: paygate_store::Refund,
 ) -> Result<ConvergeOutcome, StepError> {
+    let store = state.store();
     let order = store
         .orders()
         .get(&refund.tenant_id, &refund.order_id)
         .await?
         .order;
-    let provider = provider_of(store, registry, &order).await?;
-    let out_refund_no = refund
+    let provider = provider_of(store, state.registry(), &order).await?;
+    let out_refund_no: OutRefundNo = refund
         .out_refund_no
         .parse()
         .map_err(|_| StoreError::Corrupt(format!("refunds.out_refund_no {}", refund.id)))?;
-    let status = provider.query_refund(&out_refund_no).await?;
+    let status = match provider.query_refund(&out_refund_no).await {
+        Ok(status) => status,
+        Err(ProviderError::RefundNotFound) => {
+            resubmit(state, provider.as_ref(), &order, &refund, out_refund_no).await?
+        }
+        Err(e) => return Err(e.into()),
+    };
     let target = RefundTarget { order, refund };
     Ok(apply_refund_status(store, &target, &status, "reconcile", None).await?)
+}
+
+/// A PROCESSING refund WeChat has never heard of: its request was lost or timed out before it
+/// arrived. It is sent again with the same `out_refund_no` (WeChat's idempotency key, so a
+/// first request that arrives after all is not refunded twice); a definite refusal closes
+/// it, which releases its amount.
+async fn resubmit(
+    state: &AppState,
+    provider: &dyn Provider,
+    order: &Order,
+    refund: &paygate_store::Refund,
+    out_refund_no: OutRefundNo,
+) -> Result<RefundStatus, StepError> {
+    let notify_url = state
+        .settings()
+        .refund_notify_url(&order.channel_id)
+        .ok_or(StepError::NoNotifyUrl)?;
+    let request = RefundRequest {
+        out_trade_no: order.out_trade_no.clone(),
+        out_refund_no: out_refund_no.clone(),
+        total: order.amount,
+        refund: refund.amount,
+        reason: refund.reason.clone(),
+        notify_url,
+    };
+    tracing::info!(refund_id = %refund.id, "reconcile: refund unknown upstream, sent again");
+    match provider.refund(request).await {
+        Ok(status) => Ok(status),
+        Err(
+            e @ (ProviderError::RateLimited { .. }
+            | ProviderError::Unavailable { .. }
+            | ProviderError::Transport(_)
+            | ProviderError::Verification(_)
+            | ProviderError::Malformed(_)),
+        ) => Err(e.into()),
+        Err(e) => {
+            tracing::warn!(refund_id = %refund.id, code = e.code(),
+                "reconcile: WeChat refused the refund sent again; closing it");
+            Ok(RefundStatus {
+                out_refund_no,
+                refund_id: None,
+                out_trade_no: Some(order.out_trade_no.clone()),
+                transaction_id: None,
+                state: RefundState::Closed,
+                refund: None,
+                total: None,
+                success_time: None,
+            })
+        }
+    }
 }
 
 fn changed(outcome: &ConvergeOutcome) -> bool {

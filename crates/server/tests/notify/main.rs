@@ -8,6 +8,7 @@
 mod reconcile;
 mod support;
 mod upstream;
+mod worker_alerts;
 
 use paygate_core::OrderState;
 use paygate_sim::{FaultKind, FaultSpec};

@@ -101,6 +101,8 @@ pub struct Delivery {
     pub status: DeliveryStatus,
     pub response_status: Option<i64>,
     pub error: Option<String>,
+    /// How long the tenant's endpoint took to answer (absent when it never answered).
+    pub latency_ms: Option<i64>,
     pub next_attempt_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
 }
@@ -223,6 +225,7 @@ struct DeliveryRow {
     status: String,
     response_status: Option<i64>,
     error: Option<String>,
+    latency_ms: Option<i64>,
     next_attempt_at: Option<i64>,
     created_at: i64,
 }
@@ -238,6 +241,7 @@ impl TryFrom<DeliveryRow> for Delivery {
             status: r.status.parse()?,
             response_status: r.response_status,
             error: r.error,
+            latency_ms: r.latency_ms,
             next_attempt_at: from_ms_opt(r.next_attempt_at)?,
             created_at: from_ms(r.created_at)?,
         })
@@ -366,7 +370,7 @@ impl Activity<'_> {
             .pool()
             .all(
                 "SELECT id, tenant_id, event_id, attempt, status, response_status, error, \
-                 next_attempt_at, created_at FROM webhook_deliveries WHERE tenant_id = $1 \
+                 latency_ms, next_attempt_at, created_at FROM webhook_deliveries WHERE tenant_id = $1 \
                  AND ($2 IS NULL OR event_id = $2) AND ($3 IS NULL OR id < $3) \
                  ORDER BY id DESC LIMIT $4",
                 args![

@@ -15,6 +15,7 @@ pub mod refunds;
 pub mod stats;
 pub mod tenants;
 pub mod users;
+pub mod webhook_deliveries;
 pub mod webhooks;
 
 use paygate_core::TenantId;

@@ -111,6 +111,10 @@ pub struct OrderFilter {
     pub created_from: Option<OffsetDateTime>,
     pub created_to: Option<OffsetDateTime>,
     pub out_trade_no: Option<OutTradeNo>,
+    /// Orders bound to this payer (a mini-program session lists only its own).
+    pub payer_openid: Option<OpenId>,
+    /// Orders of this mini-program.
+    pub appid: Option<AppId>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -338,8 +342,9 @@ impl Orders<'_> {
                 select!(
                     "WHERE tenant_id = $1 AND ($2 IS NULL OR state = $2) \
                      AND ($3 IS NULL OR created_at >= $3) AND ($4 IS NULL OR created_at < $4) \
-                     AND ($5 IS NULL OR out_trade_no = $5) AND ($6 IS NULL OR id < $6) \
-                     ORDER BY id DESC LIMIT $7"
+                     AND ($5 IS NULL OR out_trade_no = $5) \
+                     AND ($6 IS NULL OR payer_openid = $6) AND ($7 IS NULL OR appid = $7) \
+                     AND ($8 IS NULL OR id < $8) ORDER BY id DESC LIMIT $9"
                 ),
                 args![
                     tenant.as_str(),
@@ -347,6 +352,8 @@ impl Orders<'_> {
                     filter.created_from,
                     filter.created_to,
                     filter.out_trade_no.as_ref().map(|o| o.as_str().to_owned()),
+                    filter.payer_openid.as_ref().map(|o| o.as_str().to_owned()),
+                    filter.appid.as_ref().map(|a| a.as_str().to_owned()),
                     page.cursor(),
                     page.fetch_limit()
                 ],

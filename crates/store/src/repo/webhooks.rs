@@ -2,7 +2,9 @@
 //!
 //! Secrets follow the Standard Webhooks format, `whsec_` + base64 of 32 random bytes. A secret
 //! is created with the first URL and replaced by [`Webhooks::rotate_secret`]; both return it
-//! once. Only the delivery worker reads it back ([`Webhooks::signing_secret`]).
+//! once. Only the delivery worker reads it back ([`Webhooks::signing_secrets`]). A rotation
+//! keeps the previous secret (encrypted) for [`PREVIOUS_SECRET_TTL`], so deliveries carry
+//! both signatures while tenants switch over.
 
 use base64::Engine;
 use paygate_core::TenantId;
@@ -11,7 +13,7 @@ use secrecy::SecretString;
 use time::OffsetDateTime;
 
 use crate::audit::{Audit, AuditRecord};
-use crate::db::{args, from_ms, parse_col};
+use crate::db::{args, from_ms, from_ms_opt, parse_col};
 use crate::envelope::FieldContext;
 use crate::error::StoreError;
 use crate::repo::ensure_tenant;
@@ -19,11 +21,17 @@ use crate::store::Store;
 
 const SECRET_BYTES: usize = 32;
 
+/// How long the previous secret keeps signing after a rotation.
+pub const PREVIOUS_SECRET_TTL: time::Duration = time::Duration::hours(24);
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookEndpoint {
     pub tenant_id: TenantId,
     pub url: String,
     pub paused: bool,
+    /// Set when the endpoint answered 410 Gone; cleared by resume.
+    pub disabled_at: Option<OffsetDateTime>,
+    pub disabled_reason: Option<String>,
     pub created_at: OffsetDateTime,
     pub updated_at: OffsetDateTime,
 }
@@ -33,6 +41,8 @@ struct EndpointRow {
     tenant_id: String,
     url: String,
     paused: bool,
+    disabled_at: Option<i64>,
+    disabled_reason: Option<String>,
     created_at: i64,
     updated_at: i64,
 }
@@ -44,6 +54,8 @@ impl TryFrom<EndpointRow> for WebhookEndpoint {
             tenant_id: parse_col("webhook_endpoints.tenant_id", &r.tenant_id)?,
             url: r.url,
             paused: r.paused,
+            disabled_at: from_ms_opt(r.disabled_at)?,
+            disabled_reason: r.disabled_reason,
             created_at: from_ms(r.created_at)?,
             updated_at: from_ms(r.updated_at)?,
         })
@@ -68,6 +80,9 @@ fn new_secret() -> SecretString {
     ))
 }
 
+/// `signing_secret, previous_secret, previous_secret_expires_at`.
+type SecretsRow = (Vec<u8>, Option<Vec<u8>>, Option<i64>);
+
 /// `store.webhooks()`.
 #[derive(Debug, Clone, Copy)]
 pub struct Webhooks<'a> {
@@ -81,7 +96,8 @@ impl Webhooks<'_> {
             .store
             .pool()
             .optional(
-                "SELECT tenant_id, url, paused, created_at, updated_at FROM webhook_endpoints \
+                "SELECT tenant_id, url, paused, disabled_at, disabled_reason, created_at, \
+                 updated_at FROM webhook_endpoints \
                  WHERE tenant_id = $1",
                 args![tenant.as_str()],
             )
@@ -140,7 +156,7 @@ impl Webhooks<'_> {
         Ok((endpoint, created))
     }
 
-    /// Pauses or resumes deliveries.
+    /// Pauses or resumes deliveries. Resuming also re-enables an endpoint disabled by 410.
     pub async fn set_paused(
         &self,
         audit: &Audit,
@@ -150,7 +166,10 @@ impl Webhooks<'_> {
         let mut tx = self.store.write_tx().await?;
         let changed = tx
             .execute(
-                "UPDATE webhook_endpoints SET paused = $1, updated_at = $2 WHERE tenant_id = $3",
+                "UPDATE webhook_endpoints SET paused = $1, updated_at = $2, \
+                 disabled_at = CASE WHEN $1 THEN disabled_at ELSE NULL END, \
+                 disabled_reason = CASE WHEN $1 THEN disabled_reason ELSE NULL END \
+                 WHERE tenant_id = $3",
                 args![paused, self.store.now_ms(), tenant.as_str()],
             )
             .await?;
@@ -167,7 +186,8 @@ impl Webhooks<'_> {
             .ok_or(StoreError::not_found("webhook endpoint"))
     }
 
-    /// Replaces the signing secret; returns the new one (the only copy handed out).
+    /// Replaces the signing secret; returns the new one (the only copy handed out). The old
+    /// one keeps signing for [`PREVIOUS_SECRET_TTL`].
     pub async fn rotate_secret(
         &self,
         audit: &Audit,
@@ -178,9 +198,11 @@ impl Webhooks<'_> {
         let mut tx = self.store.write_tx().await?;
         let changed = tx
             .execute(
-                "UPDATE webhook_endpoints SET signing_secret = $1, updated_at = $2 \
-                 WHERE tenant_id = $3",
+                "UPDATE webhook_endpoints SET previous_secret = signing_secret, \
+                 previous_secret_expires_at = $1, signing_secret = $2, updated_at = $3 \
+                 WHERE tenant_id = $4",
                 args![
+                    self.store.now() + PREVIOUS_SECRET_TTL,
                     key.encrypt_str(secret_ctx(tenant), &secret),
                     self.store.now_ms(),
                     tenant.as_str()
@@ -197,19 +219,40 @@ impl Webhooks<'_> {
         Ok(secret)
     }
 
-    /// The decrypted signing secret, for the delivery worker.
+    /// The decrypted current signing secret.
     pub async fn signing_secret(&self, tenant: &TenantId) -> Result<SecretString, StoreError> {
+        self.signing_secrets(tenant)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(StoreError::not_found("webhook endpoint"))
+    }
+
+    /// The decrypted signing secrets, for the delivery worker: the current one first, then
+    /// the previous one while it has not expired.
+    pub async fn signing_secrets(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<SecretString>, StoreError> {
         let key = self.store.data_key(tenant).await?;
-        let row: Option<(Vec<u8>,)> = self
+        let row: Option<SecretsRow> = self
             .store
             .pool()
             .optional(
-                "SELECT signing_secret FROM webhook_endpoints WHERE tenant_id = $1",
+                "SELECT signing_secret, previous_secret, previous_secret_expires_at \
+                 FROM webhook_endpoints WHERE tenant_id = $1",
                 args![tenant.as_str()],
             )
             .await?;
-        let (sealed,) = row.ok_or(StoreError::not_found("webhook endpoint"))?;
-        Ok(key.decrypt_str(secret_ctx(tenant), &sealed)?)
+        let (sealed, previous, expires) = row.ok_or(StoreError::not_found("webhook endpoint"))?;
+        // The previous secret was sealed under the same field context (same row and column).
+        let mut secrets = vec![key.decrypt_str(secret_ctx(tenant), &sealed)?];
+        if let (Some(previous), Some(expires)) = (previous, expires)
+            && expires > self.store.now_ms()
+        {
+            secrets.push(key.decrypt_str(secret_ctx(tenant), &previous)?);
+        }
+        Ok(secrets)
     }
 }
 

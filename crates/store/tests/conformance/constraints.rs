@@ -180,7 +180,8 @@ pub async fn unique_constraints_are_named_conflicts(ctx: Ctx) {
         ),
         (
             "events_pkey",
-            "INSERT INTO events SELECT id, (SELECT id FROM tenants WHERE name = 'B'), \
+            "INSERT INTO events (id, tenant_id, event_type, payload, created_at, order_id) \
+             SELECT id, (SELECT id FROM tenants WHERE name = 'B'), \
              event_type, payload, created_at, order_id FROM events",
         ),
         (

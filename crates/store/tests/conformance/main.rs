@@ -5,10 +5,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod alerts;
 mod constraints;
 mod fixtures;
 mod harness;
 mod keys;
+mod order_filters;
 mod orders;
 mod payments;
 mod reconcile;
@@ -38,8 +40,10 @@ harness::conformance! {
     orders::pagination_has_no_gaps_or_duplicates,
     orders::stats_sum_per_day,
     orders::activity_lists,
+    order_filters::orders_filter_by_payer_and_app,
     payments::notify_transaction_commits_together,
     payments::prepay_and_payer_rules,
+    alerts::alerts_are_raised_once_per_dedupe_key,
     refunds::concurrent_refunds_never_exceed_paid,
     refunds::refund_states_carry_the_order,
     refunds::abnormal_then_success_cannot_overrun,

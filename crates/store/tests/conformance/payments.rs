@@ -67,8 +67,9 @@ pub async fn notify_transaction_commits_together(ctx: Ctx) {
         severity: AlertSeverity::Critical,
         message: "amount differs".into(),
         details: serde_json::json!({ "expected": 100, "got": 99 }),
+        dedupe_key: None,
     };
-    tx.raise_alert(&alert).await.expect("alert");
+    assert!(tx.raise_alert(&alert).await.expect("alert").is_some());
     tx.set_notification_outcome(t, &nid, "paid")
         .await
         .expect("outcome");

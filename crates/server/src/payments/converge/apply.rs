@@ -33,6 +33,9 @@ pub enum ConvergeOutcome {
     },
     /// WeChat's report could not be applied; an alert of `kind` was committed.
     Alerted { kind: &'static str },
+    /// WeChat's report could not be applied, for a reason already alerted (the same finding
+    /// on a re-query): no new alert.
+    AlreadyAlerted { kind: &'static str },
 }
 
 impl ConvergeOutcome {
@@ -42,7 +45,7 @@ impl ConvergeOutcome {
             ConvergeOutcome::Duplicate => "duplicate",
             ConvergeOutcome::Unchanged => "unchanged",
             ConvergeOutcome::Transitioned { .. } => "applied",
-            ConvergeOutcome::Alerted { kind } => kind,
+            ConvergeOutcome::Alerted { kind } | ConvergeOutcome::AlreadyAlerted { kind } => kind,
         }
     }
 }
@@ -113,11 +116,15 @@ pub async fn apply_payment_status(
     let Some((mut tx, recorded)) = open(store, notification).await? else {
         return Ok(ConvergeOutcome::Duplicate);
     };
+    // A query finds the same thing on every re-query; a notification is deduplicated by its
+    // own key already.
+    let finding = |kind: &str| {
+        notification
+            .is_none()
+            .then(|| format!("{kind}:{}:{:?}", order.id, status.trade_state))
+    };
     if let Err(mismatch) = checked {
-        raise(&mut tx, order, &mismatch).await?;
-        let outcome = ConvergeOutcome::Alerted {
-            kind: mismatch.kind,
-        };
+        let outcome = raise(&mut tx, order, &mismatch, finding(mismatch.kind)).await?;
         return finish(tx, order, recorded, outcome).await;
     }
     let current = tx.lock_order(&order.tenant_id, &order.id).await?;
@@ -132,10 +139,7 @@ pub async fn apply_payment_status(
                     current.state.as_str()
                 ),
             };
-            raise(&mut tx, order, &mismatch).await?;
-            ConvergeOutcome::Alerted {
-                kind: mismatch.kind,
-            }
+            raise(&mut tx, order, &mismatch, finding(mismatch.kind)).await?
         }
         PaymentDecision::Transition { to, event } => {
             let change = OrderChange {
@@ -203,25 +207,38 @@ async fn transition(
     })
 }
 
-async fn raise(tx: &mut StoreTx, order: &Order, mismatch: &Mismatch) -> Result<(), StoreError> {
+/// Raises the alert of `mismatch` unless `dedupe_key` was alerted before; logs (and lets the
+/// caller count) only a new one.
+async fn raise(
+    tx: &mut StoreTx,
+    order: &Order,
+    mismatch: &Mismatch,
+    dedupe_key: Option<String>,
+) -> Result<ConvergeOutcome, StoreError> {
+    let raised = tx
+        .raise_alert(&NewAlert {
+            tenant_id: Some(order.tenant_id.clone()),
+            kind: mismatch.kind.to_owned(),
+            severity: AlertSeverity::Critical,
+            message: mismatch.message.clone(),
+            details: serde_json::json!({
+                "order_id": order.id.as_str(),
+                "out_trade_no": order.out_trade_no.as_str(),
+            }),
+            dedupe_key,
+        })
+        .await?;
+    let kind = mismatch.kind;
+    if raised.is_none() {
+        return Ok(ConvergeOutcome::AlreadyAlerted { kind });
+    }
     tracing::warn!(
-        alert = mismatch.kind,
+        alert = kind,
         tenant_id = %order.tenant_id,
         order_id = %order.id,
         "{}", mismatch.message
     );
-    tx.raise_alert(&NewAlert {
-        tenant_id: Some(order.tenant_id.clone()),
-        kind: mismatch.kind.to_owned(),
-        severity: AlertSeverity::Critical,
-        message: mismatch.message.clone(),
-        details: serde_json::json!({
-            "order_id": order.id.as_str(),
-            "out_trade_no": order.out_trade_no.as_str(),
-        }),
-    })
-    .await?;
-    Ok(())
+    Ok(ConvergeOutcome::Alerted { kind })
 }
 
 /// What a refund report is about.
@@ -245,6 +262,11 @@ pub async fn apply_refund_status(
     let Some((mut tx, recorded)) = open(store, notification).await? else {
         return Ok(ConvergeOutcome::Duplicate);
     };
+    let finding = |kind: &str| {
+        notification
+            .is_none()
+            .then(|| format!("{kind}:{}:{}", refund.id, status.state.as_str()))
+    };
     if let Some(amount) = status.refund
         && amount != refund.amount
     {
@@ -257,10 +279,7 @@ pub async fn apply_refund_status(
                 refund.amount.fen()
             ),
         };
-        raise(&mut tx, order, &mismatch).await?;
-        let outcome = ConvergeOutcome::Alerted {
-            kind: mismatch.kind,
-        };
+        let outcome = raise(&mut tx, order, &mismatch, finding(mismatch.kind)).await?;
         return finish(tx, order, recorded, outcome).await;
     }
     // Locks the order first (the store's lock order: order row, then refund row).
@@ -281,10 +300,7 @@ pub async fn apply_refund_status(
                     current.state.as_str()
                 ),
             };
-            raise(&mut tx, order, &mismatch).await?;
-            ConvergeOutcome::Alerted {
-                kind: mismatch.kind,
-            }
+            raise(&mut tx, order, &mismatch, finding(mismatch.kind)).await?
         }
         RefundDecision::Transition { to, event } => {
             let change = RefundChange {
