@@ -294,7 +294,9 @@ async fn two_workers_deliver_a_thousand_events_exactly_once(backend: Backend) {
         }
     }
     let clock: Arc<dyn Clock> = Arc::new(w.app.clock.clone());
-    let second = state_over(w.app.store(), clock, &w.app.jwt_secret);
+    // The second worker is another instance: its own pool, its own connections.
+    let other_store = w.app.another_instance_store().await;
+    let second = state_over(&other_store, clock, &w.app.jwt_secret);
     let settings = WebhookSettings {
         concurrency_per_tenant: 8,
         ..w.settings.clone()

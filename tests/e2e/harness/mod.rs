@@ -44,6 +44,9 @@ pub struct TestApp {
     /// The bootstrapped admin, logged in.
     pub admin: Session,
     http: reqwest::Client,
+    /// Where the database is and the key that opens it, for a second "instance".
+    database_url: String,
+    master_key: SecretString,
     // Field order matters: the server must stop before its database is dropped.
     running: Option<Running>,
     _db: TestDb,
@@ -202,6 +205,7 @@ impl TestApp {
         let jwt_secret = fixtures::random_text(48);
         let mut config = configured(db.config(), &master_key, &jwt_secret);
         configure(&mut config);
+        let database_url = config.database_url.expose().to_owned();
         let clock = ManualClock::new(whole_millis(time::OffsetDateTime::now_utc()));
         let running = start_in(config, &clock, mode)
             .await
@@ -219,6 +223,8 @@ impl TestApp {
                 .no_proxy()
                 .build()
                 .expect("HTTP client"),
+            database_url,
+            master_key: master_key.clone(),
             running: Some(running),
             _db: db,
             secrets: Mutex::default(),
@@ -332,6 +338,19 @@ impl TestApp {
                 "the {what} leaked into the logs"
             );
         }
+    }
+}
+
+impl TestApp {
+    /// A store over this app's database with a connection pool of its own, as a second
+    /// paygate instance would open it (another process in production).
+    pub async fn another_instance_store(&self) -> paygate_store::Store {
+        let hex = self.master_key.expose_secret().trim_start_matches("v1:");
+        let key = MasterKey::from_hex(1, hex).expect("the test master key");
+        let clock: Arc<dyn paygate_core::Clock> = Arc::new(self.clock.clone());
+        paygate_store::Store::connect(&self.database_url, key, clock)
+            .await
+            .expect("a second pool opens")
     }
 }
 
