@@ -5,7 +5,8 @@
 //! The reply is "done" only after the effect — a state change, or an alert about a mismatch —
 //! is committed together with the notification's dedupe row; anything else is the provider's
 //! retry reply, so WeChat sends again. An unverifiable notification stores nothing but a
-//! rate-limited alert. This module must never trust an unverified body, and never look up an
+//! rate-limited alert, and (as rate-limited) queries WeChat for the channel's pending orders:
+//! the query, not the body, decides. This module must never trust an unverified body, and never look up an
 //! order outside the tenant that owns the channel the notification arrived on.
 
 use std::sync::Arc;
@@ -184,6 +185,14 @@ async fn unverified(state: &AppState, channel: &Channel, label: &'static str, e:
     match raised.await {
         Ok(()) => state.metrics().count_alert(kind),
         Err(e) => tracing::error!(error = %e, code = e.code(), "could not store an alert"),
+    }
+    // Within the same per-channel window, ask WeChat instead of trusting the body.
+    if label == "payment" {
+        let changed = crate::workers::reconcile::query_pending_of_channel(state, channel).await;
+        if changed > 0 {
+            tracing::info!(channel_id = %channel.id, changed,
+                "pending orders converged by query after an unverifiable notification");
+        }
     }
 }
 

@@ -165,6 +165,55 @@ pub async fn run_once(state: &AppState, settings: &ReconcileSettings) -> Reconci
     report
 }
 
+/// How many of a channel's pending orders one unverifiable notification may have queried.
+pub const SUSPECT_QUERY_LIMIT: u32 = 10;
+
+/// Queries WeChat for the newest pending orders of `channel` and converges them now, without
+/// waiting for `pending_age`. Called (rate-limited per channel) when a payment notification
+/// on that channel fails verification: its body cannot be trusted to say which order it is
+/// about, but if a real payment's notification was garbled or signed with a key we no longer
+/// hold, the order it paid is among these, and the query — a call we sign and WeChat
+/// answers — learns the truth. Returns how many orders changed state.
+pub async fn query_pending_of_channel(state: &AppState, channel: &paygate_store::Channel) -> u64 {
+    let filter = paygate_store::OrderFilter {
+        state: Some(paygate_core::OrderState::Pending),
+        ..paygate_store::OrderFilter::default()
+    };
+    // Pages are per tenant; a channel's orders are a subset, so read a little more.
+    let page = paygate_store::Page::new(Some(SUSPECT_QUERY_LIMIT * 5), None);
+    let orders = match state
+        .store()
+        .orders()
+        .list(&channel.tenant_id, &filter, &page)
+        .await
+    {
+        Ok(paged) => paged.data,
+        Err(e) => {
+            tracing::error!(error = %e, code = e.code(), "suspect query: listing pending orders failed");
+            return 0;
+        }
+    };
+    let mut changed = 0;
+    for order in orders
+        .iter()
+        .filter(|o| o.channel_id == channel.id)
+        .take(SUSPECT_QUERY_LIMIT as usize)
+    {
+        match reconcile_order(state.store(), state.registry(), order, false).await {
+            Ok(outcome) => {
+                count_alert(state, &outcome);
+                if matches!(outcome, ConvergeOutcome::Transitioned { .. }) {
+                    changed += 1;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(order_id = %order.id, error = %e, "suspect query failed");
+            }
+        }
+    }
+    changed
+}
+
 async fn provider_of(
     store: &Store,
     registry: &ProviderRegistry,

@@ -261,3 +261,48 @@ async fn on_postgres_notification_reconcile_and_close_race_to_one_state() {
     race(&env).await;
     env.finish().await;
 }
+
+/// An unverifiable payment notification is not trusted, but it makes paygate ask WeChat about
+/// the channel's pending orders at once: a payment whose genuine notification was lost is
+/// found by that query, long before `pending_age`.
+#[tokio::test]
+async fn an_unverifiable_notification_triggers_a_query_not_trust() {
+    let env = Env::sqlite().await;
+    lose_next_notification(&env);
+    let (order, code_url) = env.pending("SUSPECT0001").await;
+    let (unpaid, _) = env.pending("SUSPECT0002").await;
+    env.pay(&code_url);
+    assert_eq!(env.deliver().await, 0);
+    assert_eq!(env.order(&order).await.order.state, OrderState::Pending);
+
+    let path = format!("/notify/{}/payment", env.v3);
+    let headers = [
+        (
+            "wechatpay-serial",
+            "PUB_KEY_ID_0000000000000000000000000000",
+        ),
+        ("wechatpay-signature", "Zm9yZ2Vk"),
+        ("wechatpay-timestamp", "1700000000"),
+        ("wechatpay-nonce", "n0nce"),
+        ("content-type", "application/json"),
+    ];
+    let body =
+        r#"{"id":"EV-garbled","resource":{"ciphertext":"x","nonce":"y","associated_data":"z"}}"#;
+    let (status, _) = env.post(&path, &headers, body).await;
+    assert!(status >= 400, "never acknowledged: {status}");
+
+    // The query, not the body, decided: the paid order is PAID, the unpaid one untouched.
+    let detail = env.order(&order).await;
+    assert_eq!(detail.order.state, OrderState::Paid);
+    assert_eq!(detail.history.last().unwrap().cause, "reconcile");
+    assert_eq!(env.order(&unpaid).await.order.state, OrderState::Pending);
+    assert_eq!(env.notifications(&env.tenant_a).await, 0, "nothing stored");
+    let events = env.events(&env.tenant_a).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event_type, "payment.succeeded");
+
+    // Rate-limited with the alert: a second garbled notification queries nothing more.
+    let (again, _) = env.post(&path, &headers, body).await;
+    assert!(again >= 400);
+    assert_eq!(env.events(&env.tenant_a).await.len(), 1);
+}
