@@ -183,6 +183,7 @@ pub async fn list_orders(
         out_trade_no: q.out_trade_no,
         payer_openid,
         appid,
+        channel_id: None,
     };
     let paged = state
         .store()

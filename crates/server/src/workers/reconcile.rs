@@ -177,10 +177,10 @@ pub const SUSPECT_QUERY_LIMIT: u32 = 10;
 pub async fn query_pending_of_channel(state: &AppState, channel: &paygate_store::Channel) -> u64 {
     let filter = paygate_store::OrderFilter {
         state: Some(paygate_core::OrderState::Pending),
+        channel_id: Some(channel.id.clone()),
         ..paygate_store::OrderFilter::default()
     };
-    // Pages are per tenant; a channel's orders are a subset, so read a little more.
-    let page = paygate_store::Page::new(Some(SUSPECT_QUERY_LIMIT * 5), None);
+    let page = paygate_store::Page::new(Some(SUSPECT_QUERY_LIMIT), None);
     let orders = match state
         .store()
         .orders()
@@ -194,11 +194,7 @@ pub async fn query_pending_of_channel(state: &AppState, channel: &paygate_store:
         }
     };
     let mut changed = 0;
-    for order in orders
-        .iter()
-        .filter(|o| o.channel_id == channel.id)
-        .take(SUSPECT_QUERY_LIMIT as usize)
-    {
+    for order in &orders {
         match reconcile_order(state.store(), state.registry(), order, false).await {
             Ok(outcome) => {
                 count_alert(state, &outcome);

@@ -115,6 +115,8 @@ pub struct OrderFilter {
     pub payer_openid: Option<OpenId>,
     /// Orders of this mini-program.
     pub appid: Option<AppId>,
+    /// Orders paid through this channel.
+    pub channel_id: Option<ChannelId>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -344,7 +346,8 @@ impl Orders<'_> {
                      AND ($3 IS NULL OR created_at >= $3) AND ($4 IS NULL OR created_at < $4) \
                      AND ($5 IS NULL OR out_trade_no = $5) \
                      AND ($6 IS NULL OR payer_openid = $6) AND ($7 IS NULL OR appid = $7) \
-                     AND ($8 IS NULL OR id < $8) ORDER BY id DESC LIMIT $9"
+                     AND ($8 IS NULL OR channel_id = $8) \
+                     AND ($9 IS NULL OR id < $9) ORDER BY id DESC LIMIT $10"
                 ),
                 args![
                     tenant.as_str(),
@@ -354,6 +357,7 @@ impl Orders<'_> {
                     filter.out_trade_no.as_ref().map(|o| o.as_str().to_owned()),
                     filter.payer_openid.as_ref().map(|o| o.as_str().to_owned()),
                     filter.appid.as_ref().map(|a| a.as_str().to_owned()),
+                    filter.channel_id.as_ref().map(|c| c.as_str().to_owned()),
                     page.cursor(),
                     page.fetch_limit()
                 ],

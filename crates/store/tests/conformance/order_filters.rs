@@ -92,4 +92,17 @@ pub async fn orders_filter_by_payer_and_app(ctx: Ctx) {
         pages(&ctx, &shop, &nobody, 50).await,
         [Vec::<OrderId>::new()]
     );
+
+    // By channel: all 20 of A's orders are on A's channel; B's channel names none of A's.
+    let on_a = OrderFilter {
+        channel_id: Some(shop.channel.clone()),
+        ..OrderFilter::default()
+    };
+    assert_eq!(pages(&ctx, &shop, &on_a, 50).await.concat().len(), 20);
+    let on_b = OrderFilter {
+        channel_id: Some(b.channel.clone()),
+        ..OrderFilter::default()
+    };
+    assert_eq!(pages(&ctx, &shop, &on_b, 50).await, [Vec::<OrderId>::new()]);
+    assert_eq!(pages(&ctx, &b, &on_b, 50).await.concat().len(), 5);
 }
