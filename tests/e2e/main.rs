@@ -20,6 +20,7 @@ mod audit;
 mod auth;
 mod bad_input;
 mod channels;
+mod console;
 mod credentials;
 mod errors;
 mod events;

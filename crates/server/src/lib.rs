@@ -8,7 +8,8 @@
 //! - WeChat's notify endpoints under `/notify/{channel_id}` ([`notify`]);
 //! - the reconciliation worker ([`workers::reconcile`]), spawned by the CLI;
 //! - `GET /healthz`, `GET /readyz`, `GET /metrics`, `GET /openapi.json` and Swagger UI at
-//!   `/docs`.
+//!   `/docs`;
+//! - the operator console (a single-page app over the admin API) at `/admin/` ([`console`]).
 //!
 //! The reference for every route, body and error code is the OpenAPI document
 //! (`openapi/openapi.json`, served at `/openapi.json`); the response types in [`admin`] and
@@ -27,6 +28,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod console;
 pub mod error;
 pub mod extract;
 mod health;
@@ -84,6 +86,7 @@ pub fn router(state: AppState) -> Router {
     let (routes, doc) = api().split_for_parts();
     let app = routes
         .merge(SwaggerUi::new("/docs").url("/openapi.json", doc))
+        .merge(console::router())
         .fallback(route_not_found)
         .with_state(state.clone());
     middleware::apply(app, &state)

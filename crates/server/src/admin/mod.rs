@@ -10,6 +10,7 @@ pub mod apps;
 pub mod channel_views;
 pub mod channels;
 pub mod login;
+pub mod me;
 pub mod operators;
 pub mod tenants;
 pub mod view_models;
@@ -24,6 +25,7 @@ use crate::state::AppState;
 pub(crate) fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(login::login))
+        .routes(routes!(me::get_current_operator))
         .routes(routes!(
             operators::list_operators,
             operators::create_operator
