@@ -3,8 +3,9 @@
 //! repeated refund of the same amount is the same refund.
 
 use paygate_core::TenantId;
-use paygate_server::payments::idempotency::request_hash;
+use paygate_server::payments::idempotency::{derived_reference, request_hash};
 use paygate_server::tenant_api::orders::CreateOrderRequest;
+use paygate_server::tenant_api::refunds::CreateRefundRequest;
 use paygate_store::Claim;
 use serde_json::{Value, json};
 
@@ -13,7 +14,12 @@ use crate::harness::both_backends;
 use crate::harness::pay::{Kind, PayApp};
 use crate::harness::pay_flow::order_body;
 
-both_backends!(order_idempotency_key, key_in_progress, refund_retries);
+both_backends!(
+    order_idempotency_key,
+    key_in_progress,
+    refund_retries,
+    crashed_requests_rerun_after_the_lease
+);
 
 async fn order_idempotency_key(backend: Backend) {
     let app = PayApp::spawn(backend).await;
@@ -155,5 +161,93 @@ async fn refund_retries(backend: Backend) {
     app.refund(&a.api_key, &paid, &json!({ "amount": 601 }))
         .await
         .expect_error(422, "refund_exceeds_available");
+    app.finish().await;
+}
+
+/// A request whose server died after committing but before answering: its claim is never
+/// completed nor released. The client's retry gets 409 while the claim's lease runs, then runs
+/// again — and, its merchant reference being derived from the key, finds the order (or the
+/// refund) the first run committed instead of creating a second one. The dead run is played by
+/// a claim taken in the store plus the order/refund it committed, made under the derived
+/// reference exactly as the first run would have.
+async fn crashed_requests_rerun_after_the_lease(backend: Backend) {
+    let app = PayApp::spawn(backend).await;
+    let a = app.a.clone();
+    let tenant: TenantId = a.id.parse().unwrap();
+    let claims = app.store().idempotency();
+
+    // The order: no out_trade_no of its own.
+    let mut body = order_body(&a, Kind::V2, 777);
+    body.as_object_mut().unwrap().remove("out_trade_no");
+    let parsed: CreateOrderRequest = serde_json::from_value(body.clone()).unwrap();
+    let request = serde_json::to_value(&parsed).unwrap();
+    let hash = request_hash("create_order", &request);
+    let derived = derived_reference("pk", &tenant, "crash-1", "create_order", &request);
+    assert!(matches!(
+        claims.claim(&tenant, "crash-1", &hash).await.unwrap(),
+        Claim::New
+    ));
+    let mut committed = body.clone();
+    committed["out_trade_no"] = json!(derived);
+    let committed = app.create_order(&a.api_key, &committed).await.expect(201);
+
+    app.create_order_idem(&a.api_key, "crash-1", &body)
+        .await
+        .expect_error(409, "idempotency_key_in_progress");
+    app.advance_both(time::Duration::minutes(2)).await;
+    let rerun = app
+        .create_order_idem(&a.api_key, "crash-1", &body)
+        .await
+        .expect(201);
+    assert_eq!(
+        rerun["id"], committed["id"],
+        "the committed order, not a second one"
+    );
+    assert_eq!(rerun["out_trade_no"], json!(derived));
+    let listed = app.orders(&a.api_key, "").await.expect(200);
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1, "{listed}");
+    // Now completed: replayed as any finished request.
+    let replay = app.create_order_idem(&a.api_key, "crash-1", &body).await;
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replay.json()["id"], committed["id"]);
+
+    // The refund: no out_refund_no of its own.
+    let user = app.user(&a).await;
+    let paid = app.paid_order(&a, Kind::V2, &user, 1000).await;
+    let refund_body = json!({ "amount": 250 });
+    let parsed: CreateRefundRequest = serde_json::from_value(refund_body.clone()).unwrap();
+    let request = json!({ "order_id": paid, "body": serde_json::to_value(&parsed).unwrap() });
+    let hash = request_hash("create_refund", &request);
+    let derived = derived_reference("rk", &tenant, "crash-2", "create_refund", &request);
+    assert!(matches!(
+        claims.claim(&tenant, "crash-2", &hash).await.unwrap(),
+        Claim::New
+    ));
+    let first = app
+        .refund(
+            &a.api_key,
+            &paid,
+            &json!({ "amount": 250, "out_refund_no": derived }),
+        )
+        .await
+        .expect(201);
+    app.refund_idem(&a.api_key, &paid, "crash-2", &refund_body)
+        .await
+        .expect_error(409, "idempotency_key_in_progress");
+    app.advance_both(time::Duration::minutes(2)).await;
+    let rerun = app
+        .refund_idem(&a.api_key, &paid, "crash-2", &refund_body)
+        .await;
+    assert!([200, 201].contains(&rerun.status), "{}", rerun.text);
+    assert_eq!(
+        rerun.json()["id"],
+        first["id"],
+        "the committed refund, not a second one"
+    );
+    let refunds = app
+        .tenant_view(&app.admin.token, &a.id, "refunds", "")
+        .await
+        .expect(200);
+    assert_eq!(refunds["data"].as_array().unwrap().len(), 1, "{refunds}");
     app.finish().await;
 }

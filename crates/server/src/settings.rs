@@ -175,6 +175,11 @@ impl ServerSettings {
         if self.request_timeout.is_zero() {
             return Err(SettingsError::RequestTimeoutZero);
         }
+        // A request still running when its idempotency claim lapses would run alongside its
+        // own retry.
+        if self.request_timeout >= paygate_store::IDEMPOTENCY_CLAIM_LEASE {
+            return Err(SettingsError::RequestTimeoutTooLong);
+        }
         if let Some(url) = &self.public_url {
             check_public_url(url, self.allow_insecure_public_url)?;
         }
@@ -248,6 +253,8 @@ pub enum SettingsError {
     BodyLimitZero,
     #[error("the request timeout must be positive")]
     RequestTimeoutZero,
+    #[error("the request timeout must be shorter than the idempotency claim lease (2 minutes)")]
+    RequestTimeoutTooLong,
     #[error("public_url must use https (http is allowed only in the demo)")]
     PublicUrlNotHttps,
     #[error("public_url must be an http(s) URL")]
@@ -277,6 +284,7 @@ impl SettingsError {
             SettingsError::JwtTtlZero => "jwt_ttl_zero",
             SettingsError::BodyLimitZero => "body_limit_zero",
             SettingsError::RequestTimeoutZero => "request_timeout_zero",
+            SettingsError::RequestTimeoutTooLong => "request_timeout_too_long",
             SettingsError::PublicUrlNotHttps => "public_url_not_https",
             SettingsError::PublicUrlScheme => "public_url_scheme",
             SettingsError::PublicUrlNoHost => "public_url_no_host",
@@ -304,6 +312,17 @@ mod tests {
         let s = settings(Some("https://pay.example.com"));
         assert_eq!(s.validate(), Ok(()));
         assert!(!format!("{s:?}").contains("kkkk"));
+    }
+
+    #[test]
+    fn request_timeout_must_be_positive_and_within_the_idempotency_lease() {
+        let mut s = settings(None);
+        s.request_timeout = Duration::ZERO;
+        assert_eq!(s.validate(), Err(SettingsError::RequestTimeoutZero));
+        s.request_timeout = Duration::from_secs(119);
+        assert_eq!(s.validate(), Ok(()));
+        s.request_timeout = Duration::from_secs(120);
+        assert_eq!(s.validate(), Err(SettingsError::RequestTimeoutTooLong));
     }
 
     #[test]

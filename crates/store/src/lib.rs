@@ -87,7 +87,7 @@ pub use repo::apps::{App, Apps};
 pub use repo::channels::{
     Channel, ChannelDetail, ChannelStatus, ChannelUpdate, Channels, CredentialsVersion, NewChannel,
 };
-pub use repo::idempotency::{Claim, Idempotency};
+pub use repo::idempotency::{CLAIM_LEASE as IDEMPOTENCY_CLAIM_LEASE, Claim, Idempotency};
 pub use repo::operators::{Operator, OperatorLogin, OperatorUpdate, Operators, Role};
 pub use repo::order_payments::{OrderChange, Prepay};
 pub use repo::orders::{

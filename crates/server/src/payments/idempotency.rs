@@ -5,7 +5,11 @@
 //! both run. The same key and the same request after completion replays the stored status
 //! and body; the same key with another request is 422 `idempotency_key_reused`; while the
 //! first is still running, 409 `idempotency_key_in_progress`. A failure before completion
-//! releases the claim, so the client may retry. Keys older than 24 h may be reused.
+//! releases the claim, so the client may retry. A request that dies without releasing (server
+//! killed, future dropped by the request timeout) holds its key for the claim's lease (two
+//! minutes), after which a retry runs again; the merchant reference of such a request is
+//! derived from the key ([`derived_reference`]), so the retry finds what the first run
+//! committed instead of creating it twice. Keys older than 24 h may be reused.
 
 use axum::http::{HeaderMap, StatusCode};
 use paygate_core::TenantId;
@@ -48,6 +52,31 @@ pub fn request_hash(operation: &str, body: &serde_json::Value) -> String {
     // serde_json's Value keeps object keys sorted (no `preserve_order`), so this is canonical.
     h.update(body.to_string().as_bytes());
     hex::encode(h.finalize())
+}
+
+/// The merchant reference (`out_trade_no`, `out_refund_no`) of a request that came with an
+/// `Idempotency-Key` but without a reference of its own: `prefix` and 30 hex digits of a
+/// SHA-256 over the tenant, the key and the request.
+///
+/// A random reference would break exactly-once when a request dies after committing (server
+/// killed, future dropped by the timeout) and its retry runs once the claim's lease lapses: the
+/// retry would create a second order, or a second refund. With the reference derived, the retry
+/// names the same one and finds what the first run committed. The request is part of the hash,
+/// so a key reused for another request after its TTL names a new reference.
+pub fn derived_reference(
+    prefix: &str,
+    tenant: &TenantId,
+    key: &str,
+    operation: &str,
+    request: &serde_json::Value,
+) -> String {
+    let mut h = Sha256::new();
+    for part in [tenant.as_str(), key, &request_hash(operation, request)] {
+        h.update(part.as_bytes());
+        h.update([0u8]);
+    }
+    let digest = hex::encode(h.finalize());
+    format!("{prefix}{}", &digest[..30])
 }
 
 /// A JSON response to send, and whether it is a replay of an earlier one.
@@ -132,6 +161,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use paygate_core::PlatformId;
     use serde_json::json;
 
     #[test]
@@ -148,6 +178,39 @@ mod tests {
             a,
             request_hash("create_refund", &json!({"amount": 100, "description": "x"}))
         );
+    }
+
+    #[test]
+    fn derived_references_are_stable_valid_and_request_bound() {
+        let tenant = TenantId::from_parts(1, 1);
+        let other_tenant = TenantId::from_parts(1, 2);
+        let body = json!({"amount": 100});
+        let a = derived_reference("pk", &tenant, "k1", "create_order", &body);
+        assert_eq!(a.len(), 32);
+        assert!(a.starts_with("pk"));
+        assert!(a.parse::<paygate_core::OutTradeNo>().is_ok());
+        // Same tenant, key and request: the same reference (what makes a re-run find the order).
+        assert_eq!(
+            a,
+            derived_reference("pk", &tenant, "k1", "create_order", &body)
+        );
+        // Anything else differs.
+        for other in [
+            derived_reference("pk", &other_tenant, "k1", "create_order", &body),
+            derived_reference("pk", &tenant, "k2", "create_order", &body),
+            derived_reference("pk", &tenant, "k1", "create_order", &json!({"amount": 101})),
+            derived_reference("pk", &tenant, "k1", "create_refund", &body),
+        ] {
+            assert_ne!(a, other);
+        }
+        // Known answer: SHA-256("ten_…\0k1\0<request hash>\0"), first 30 hex digits.
+        let mut h = Sha256::new();
+        h.update(format!(
+            "{}\0k1\0{}\0",
+            tenant.as_str(),
+            request_hash("create_order", &body)
+        ));
+        assert_eq!(a, format!("pk{}", &hex::encode(h.finalize())[..30]));
     }
 
     #[test]

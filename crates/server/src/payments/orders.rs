@@ -24,6 +24,9 @@ pub struct CreateOrder {
     pub currency: Option<String>,
     pub description: String,
     pub out_trade_no: Option<OutTradeNo>,
+    /// `out_trade_no` was derived from an `Idempotency-Key`: an existing order with it is this
+    /// very request's, committed by an earlier run that died before answering.
+    pub recover_existing: bool,
     pub attach: Option<String>,
     pub expires_at: Option<OffsetDateTime>,
     pub payer_openid: Option<OpenId>,
@@ -74,7 +77,19 @@ pub async fn create_order(
         client_ip: None,
         expires_at: Some(expires_at),
     };
-    Ok(store.orders().create(audit, &tenant.id, &new).await?)
+    match store.orders().create(audit, &tenant.id, &new).await {
+        Ok(order) => Ok(order),
+        Err(StoreError::Conflict { constraint })
+            if req.recover_existing && constraint == "orders_tenant_out_trade_no_key" =>
+        {
+            let existing = store
+                .orders()
+                .find_by_out_trade_no(&tenant.id, &new.out_trade_no)
+                .await?;
+            existing.ok_or_else(|| ApiError::internal("order vanished after a conflict"))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The channel of an order and its provider (built by the registry from the current

@@ -104,6 +104,16 @@ pub async fn create_order(
     caller.require_api_key(Scope::OrdersWrite)?;
     let key = idempotency::key_from_headers(&headers)?;
     let request = to_json(&req)?;
+    // Without an out_trade_no of its own, a keyed request gets one derived from its key, so a
+    // re-run after a crash finds the order its first run committed.
+    let derived: Option<OutTradeNo> = match (&req.out_trade_no, &key) {
+        (None, Some(k)) => Some(
+            idempotency::derived_reference("pk", &caller.tenant.id, k, "create_order", &request)
+                .parse()
+                .map_err(|e| ApiError::internal(format!("derived out_trade_no: {e}")))?,
+        ),
+        _ => None,
+    };
     let outcome = idempotency::run_once(
         &state,
         &caller.tenant.id,
@@ -119,7 +129,8 @@ pub async fn create_order(
                     amount: req.amount,
                     currency: req.currency.clone(),
                     description: req.description.clone(),
-                    out_trade_no: req.out_trade_no.clone(),
+                    out_trade_no: req.out_trade_no.clone().or_else(|| derived.clone()),
+                    recover_existing: derived.is_some(),
                     attach: req.attach.clone(),
                     expires_at: req.expires_at,
                     payer_openid: req.payer_openid.clone(),

@@ -60,6 +60,17 @@ pub async fn create_refund(
     caller.require_api_key(Scope::RefundsWrite)?;
     let key = idempotency::key_from_headers(&headers)?;
     let request = serde_json::json!({ "order_id": order_id.as_str(), "body": to_json(&req)? });
+    // Without an out_refund_no of its own, a keyed request gets one derived from its key: a
+    // re-run after a crash then finds the refund its first run committed instead of refunding
+    // twice (the same out_refund_no and amount on the same order is an idempotent repeat).
+    let derived: Option<OutRefundNo> = match (&req.out_refund_no, &key) {
+        (None, Some(k)) => Some(
+            idempotency::derived_reference("rk", &caller.tenant.id, k, "create_refund", &request)
+                .parse()
+                .map_err(|e| ApiError::internal(format!("derived out_refund_no: {e}")))?,
+        ),
+        _ => None,
+    };
     let outcome = idempotency::run_once(
         &state,
         &caller.tenant.id,
@@ -75,7 +86,7 @@ pub async fn create_refund(
                 refunds::CreateRefund {
                     amount: req.amount,
                     reason: req.reason.clone(),
-                    out_refund_no: req.out_refund_no.clone(),
+                    out_refund_no: req.out_refund_no.clone().or_else(|| derived.clone()),
                 },
             )
             .await?;

@@ -2,8 +2,9 @@
 //! (store the response to replay) or release (on failure, so a retry can run).
 //!
 //! A claim is a row inserted under the `(tenant_id, idem_key)` primary key, so of two
-//! concurrent requests with one key exactly one gets [`Claim::New`]. A claim older than
-//! [`KEY_TTL`] (by the store's clock) is replaced as if absent. The request hash lets the
+//! concurrent requests with one key exactly one gets [`Claim::New`]. A key older than
+//! [`KEY_TTL`] (by the store's clock), or an unfinished claim older than [`CLAIM_LEASE`], is
+//! replaced as if absent. The request hash lets the
 //! caller tell a replay from a key reused for another request; this module does not judge.
 
 use paygate_core::TenantId;
@@ -15,6 +16,13 @@ use crate::store::Store;
 
 /// How long a key is remembered.
 pub const KEY_TTL: Duration = Duration::hours(24);
+
+/// How long an unfinished claim holds its key. A request that dies mid-way — its server killed,
+/// or its future dropped by the request timeout — never releases its claim; after this lease
+/// the key can be claimed again, so the client's retry runs instead of getting
+/// `idempotency_key_in_progress` for a day. It must outlast any live request: the server
+/// refuses a request timeout that is not shorter.
+pub const CLAIM_LEASE: Duration = Duration::minutes(2);
 
 /// The outcome of [`Idempotency::claim`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +36,7 @@ pub enum Claim {
         body: Vec<u8>,
     },
     /// A request with this key is still running (or died without releasing; the claim
-    /// lapses after [`KEY_TTL`]).
+    /// lapses after [`CLAIM_LEASE`]).
     InProgress { request_hash: String },
 }
 
@@ -61,7 +69,8 @@ impl Idempotency<'_> {
         check_key(key)?;
         let now = self.store.now();
         let mut tx = self.store.write_tx().await?;
-        // Replaces an expired claim, or inserts a new one; a live claim stays untouched.
+        // Inserts a new claim, or replaces an expired key or an unfinished claim whose lease
+        // lapsed; a live claim or a completed key within its TTL stays untouched.
         let claimed = tx
             .execute(
                 "INSERT INTO idempotency_keys (tenant_id, idem_key, request_hash, status_code, \
@@ -69,8 +78,16 @@ impl Idempotency<'_> {
                  ON CONFLICT (tenant_id, idem_key) DO UPDATE SET \
                  request_hash = excluded.request_hash, status_code = NULL, \
                  response_body = NULL, created_at = excluded.created_at \
-                 WHERE idempotency_keys.created_at <= $5",
-                args![tenant.as_str(), key, request_hash, now, now - KEY_TTL],
+                 WHERE idempotency_keys.created_at <= $5 \
+                 OR (idempotency_keys.status_code IS NULL AND idempotency_keys.created_at <= $6)",
+                args![
+                    tenant.as_str(),
+                    key,
+                    request_hash,
+                    now,
+                    now - KEY_TTL,
+                    now - CLAIM_LEASE
+                ],
             )
             .await?;
         if claimed == 1 {

@@ -154,6 +154,33 @@ pub async fn idempotency_claims(ctx: Ctx) {
         .expect_err("other tenant's key");
     assert_eq!(err.code(), "not_found");
 
+    // A claim neither completed nor released (its server was killed mid-request) holds its key
+    // for the lease only; a completed key is kept for the whole TTL.
+    assert_eq!(idem.claim(&a, "k4", "h4").await.expect("claim"), Claim::New);
+    ctx.clock
+        .advance(Duration::minutes(2) - Duration::milliseconds(1));
+    assert_eq!(
+        idem.claim(&a, "k4", "h4").await.expect("leased"),
+        Claim::InProgress {
+            request_hash: "h4".into()
+        }
+    );
+    ctx.clock.advance(Duration::milliseconds(1));
+    assert_eq!(
+        idem.claim(&a, "k4", "h4").await.expect("lapsed"),
+        Claim::New
+    );
+    idem.complete(&a, "k4", 201, b"{}").await.expect("complete");
+    ctx.clock.advance(Duration::minutes(10));
+    assert_eq!(
+        idem.claim(&a, "k4", "h4").await.expect("kept"),
+        Claim::Completed {
+            request_hash: "h4".into(),
+            status: 201,
+            body: b"{}".to_vec(),
+        }
+    );
+
     // Of concurrent claims of one key exactly one wins.
     let tasks: Vec<_> = (0..5)
         .map(|_| {
