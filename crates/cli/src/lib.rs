@@ -34,6 +34,7 @@
 //! [`commands`] (the subcommands), [`sim`] (`paygate sim`), [`logging`].
 
 pub mod app;
+pub mod bench;
 pub mod commands;
 pub mod config;
 pub mod demo;

@@ -35,6 +35,9 @@ enum Command {
     Sim(paygate_cli::sim::SimArgs),
     /// Print the payment provider kinds this build supports.
     Providers,
+    /// Load and cost harness: drive whole payments through a paygate server and the WeChat
+    /// simulator (child processes) and report throughput, latency, CPU per payment and memory.
+    Bench(Box<paygate_cli::bench::BenchArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -65,5 +68,6 @@ fn run(command: Command) -> anyhow::Result<()> {
             paygate_cli::sim::run(args)
         }
         Command::Providers => commands::providers(),
+        Command::Bench(args) => paygate_cli::bench::run(*args),
     }
 }

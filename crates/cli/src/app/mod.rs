@@ -234,8 +234,8 @@ async fn serve_opened(launch: &Launch<'_>, opened: Opened) -> Result<Started, St
     jwt.ttl = Duration::from_secs(config.admin_token_ttl_secs);
     let mut settings = ServerSettings::new(jwt);
     settings.public_url = public_url.clone();
-    settings.allow_insecure_public_url = demo_mode;
-    settings.allow_insecure_webhook_urls = demo_mode;
+    settings.allow_insecure_public_url = demo_mode || config.allow_plain_http;
+    settings.allow_insecure_webhook_urls = demo_mode || config.allow_plain_http;
     settings.trusted_proxies = config.trusted_proxies.clone();
     settings.tenant_limits = config.rate_limits.settings();
     settings.miniprogram_base_url = match sim {

@@ -38,6 +38,7 @@ const KEYS: &[&str] = &[
     "reconcile",
     "webhooks",
     "rate_limits",
+    "allow_plain_http",
 ];
 
 /// Shortest accepted JWT signing secret (the server's rule).
@@ -95,6 +96,7 @@ fn defaults() -> serde_json::Value {
         "trusted_proxies": [],
         "admin_token_ttl_secs": DEFAULT_ADMIN_TOKEN_TTL_SECS,
         "log_format": "text",
+        "allow_plain_http": false,
         "upstream": {
             "wechatpay_base_url": DEFAULT_WECHATPAY_BASE_URL,
             "miniprogram_base_url": DEFAULT_MINIPROGRAM_BASE_URL,
@@ -173,6 +175,7 @@ struct Raw {
     reconcile: RawReconcile,
     webhooks: RawWebhooks,
     rate_limits: RawRateLimits,
+    allow_plain_http: bool,
 }
 
 #[derive(Deserialize)]
@@ -237,7 +240,7 @@ pub fn from_figment(figment: &Figment, mode: Mode) -> Result<Config, ConfigError
         .public_url
         .as_deref()
         .filter(|s| !s.is_empty())
-        .map(|s| check_public_url(s, mode))
+        .map(|s| check_public_url(s, mode, raw.allow_plain_http))
         .transpose()
         .map_err(|m| invalid("public_url", m))?;
     let trusted_proxies = raw
@@ -368,6 +371,7 @@ pub fn from_figment(figment: &Figment, mode: Mode) -> Result<Config, ConfigError
         reconcile,
         webhooks,
         rate_limits,
+        allow_plain_http: raw.allow_plain_http,
     })
 }
 
@@ -390,10 +394,15 @@ pub(super) fn origin(figment: &Figment, key: &str) -> String {
 }
 
 /// The server's rules for `public_url` (https, no query, short enough for every notify URL);
-/// plain http only for the demo.
-pub fn check_public_url(text: &str, mode: Mode) -> Result<url::Url, String> {
+/// plain http only for the demo or with `allow_plain_http`.
+pub fn check_public_url(
+    text: &str,
+    mode: Mode,
+    allow_plain_http: bool,
+) -> Result<url::Url, String> {
     let url = url::Url::parse(text).map_err(|e| format!("is not a URL: {e}"))?;
-    paygate_server::settings::check_public_url(&url, mode == Mode::Demo).map_err(|e| {
+    let insecure = mode == Mode::Demo || allow_plain_http;
+    paygate_server::settings::check_public_url(&url, insecure).map_err(|e| {
         let text = e.to_string();
         text.strip_prefix("public_url ").unwrap_or(&text).to_owned()
     })?;

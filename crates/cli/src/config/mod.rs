@@ -88,6 +88,10 @@ pub struct Config {
     pub reconcile: Reconcile,
     pub webhooks: Webhooks,
     pub rate_limits: RateLimits,
+    /// Accept a plain-http `public_url` and plain-http webhook endpoint URLs, as the demo does.
+    /// Only for benchmarks and tests where the simulator and the tenant backend run on this
+    /// machine (`paygate bench`); never in production.
+    pub allow_plain_http: bool,
 }
 
 impl Config {
@@ -108,6 +112,7 @@ impl Config {
             reconcile: Reconcile::default(),
             webhooks: Webhooks::default(),
             rate_limits: RateLimits::default(),
+            allow_plain_http: false,
         }
     }
 }

@@ -38,6 +38,7 @@ pub fn redacted(config: &Config) -> Value {
         "log_format".into(),
         serde_json::to_value(config.log_format).unwrap_or(Value::Null),
     );
+    top.insert("allow_plain_http".into(), config.allow_plain_http.into());
     let up = &config.upstream;
     let mut upstream = serde_json::Map::new();
     upstream.insert(

@@ -141,6 +141,7 @@ impl Demo {
         let i = &self.info;
         format!(
             "\npaygate demo (WeChat is the in-process simulator; nothing here is real)\n\
+             \x20 console        {}/admin/\n\
              \x20 admin API      {}/admin/v1   (docs: {})\n\
              \x20 operator       {} (password, a fresh token and the API key are in {})\n\
              \x20 tenant         {}\n\
@@ -150,6 +151,7 @@ impl Demo {
              \x20 simulator      {}\n\
              try: TOKEN=$(jq -r .admin_token {}); curl -s -H \"authorization: Bearer $TOKEN\" \
              {}/admin/v1/tenants\n\n",
+            i.paygate_url,
             i.paygate_url,
             i.docs_url,
             i.operator.username,

@@ -359,6 +359,24 @@ fn plain_http_public_url_only_in_the_demo() {
 }
 
 #[test]
+fn allow_plain_http_admits_an_http_public_url_outside_the_demo() {
+    jail(|jail| {
+        jail.set_env("PAYGATE_PUBLIC_URL", "http://127.0.0.1:8080");
+        jail.set_env("PAYGATE_ALLOW_PLAIN_HTTP", "false");
+        let (key, _) = invalid_key(prod().unwrap_err());
+        assert_eq!(key, "public_url");
+        jail.set_env("PAYGATE_ALLOW_PLAIN_HTTP", "true");
+        let c = prod().unwrap();
+        assert!(c.allow_plain_http);
+        assert_eq!(
+            c.public_url.map(|u| u.to_string()),
+            Some("http://127.0.0.1:8080/".to_owned())
+        );
+        Ok(())
+    });
+}
+
+#[test]
 fn the_origin_of_a_value_from_a_file_names_the_file() {
     jail(|jail| {
         jail.create_file("paygate.toml", "admin_token_ttl_secs = 1")?;

@@ -1,12 +1,13 @@
 //! The simulator's control API under `/sim`, for tests and demos: register merchants and apps,
 //! mint users and one-time codes, move the clock, pay as a user, settle refunds, read the
-//! notification log and inject faults.
+//! notification log, read the simulator's own order and refund records and inject faults.
 //!
 //! Each operation is also a method on [`Sim`] (used by [`crate::SimHandle`]), so Rust tests
 //! need no HTTP for set-up. Errors are `{"code":"…","message":"…"}` with a 4xx status.
 //! This API is the simulator's own: it must never be mistaken for (or exposed as) WeChat's.
 
 mod payment;
+mod records;
 mod setup;
 
 use axum::Router;
@@ -18,6 +19,7 @@ use crate::error::SimError;
 use crate::state::Sim;
 
 pub use payment::{PayResult, RequestPaymentBody, ScanBody, SettleBody};
+pub use records::{OrderRecord, RecordPage, RecordQuery, RefundRecord};
 pub use setup::{AppSpec, MerchantSpec, PlatformInfo};
 
 pub fn router() -> Router<Sim> {
@@ -42,6 +44,8 @@ pub fn router() -> Router<Sim> {
             post(payment::settle_refund),
         )
         .route("/sim/notifications", get(payment::notifications))
+        .route("/sim/orders", get(records::list_orders))
+        .route("/sim/refunds", get(records::list_refunds))
         .route("/sim/notifications/deliver", post(payment::deliver))
         .route(
             "/sim/faults",
