@@ -29,7 +29,7 @@ use crate::pgcluster::PgCluster;
 use crate::pgdb::ThrowawayDb;
 use crate::procs::{Database, PaygateConfig, PaygateProcess, SimOptions, SimProcess};
 use crate::receiver::WebhookReceiver;
-use crate::runner::{BenchArgs, DbChoice, assign_protocols, parse_mix};
+use crate::runner::{BenchArgs, DbChoice, assign_protocols, parse_mix, run_directory};
 use crate::seed::{self, SeedTarget, Seeded};
 use crate::verify::{self, Inputs, Reconciliation};
 
@@ -269,21 +269,7 @@ pub fn run_command(
         bail!("--chaos starts its own server (it kills it): --target cannot be used");
     }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let temp = match &args.run_dir {
-        Some(_) => None,
-        None => Some(
-            tempfile::Builder::new()
-                .prefix("paygate-chaos-")
-                .tempdir()
-                .context("creating the run directory")?,
-        ),
-    };
-    let run_root = match (&args.run_dir, &temp) {
-        (Some(dir), _) => dir.clone(),
-        (None, Some(t)) => t.path().to_path_buf(),
-        (None, None) => bail!("no run directory"),
-    };
-    progress(&format!("run directory {}", run_root.display()));
+    let (temp, run_root) = run_directory(args.run_dir.as_ref(), "paygate-chaos-")?;
     let report = runtime.block_on(run(args, chaos, &run_root, command_line));
     let report = match report {
         Ok(r) => r,

@@ -501,21 +501,7 @@ async fn run_async(args: &BenchArgs, command_line: Vec<String>) -> anyhow::Resul
         Some(p) => p.clone(),
         None => std::env::current_exe().context("locating the paygate binary")?,
     };
-    let temp = match &args.run_dir {
-        Some(_) => None,
-        None => Some(
-            tempfile::Builder::new()
-                .prefix("paygate-bench-")
-                .tempdir()
-                .context("creating the run directory")?,
-        ),
-    };
-    let run_root = match (&args.run_dir, &temp) {
-        (Some(dir), _) => dir.clone(),
-        (None, Some(t)) => t.path().to_path_buf(),
-        (None, None) => bail!("no run directory"),
-    };
-    progress(&format!("run directory {}", run_root.display()));
+    let (temp, run_root) = run_directory(args.run_dir.as_ref(), "paygate-bench-")?;
 
     let mut phases = Vec::new();
     let mut saturation = BTreeMap::new();
@@ -735,6 +721,27 @@ async fn standard_suite(
         outcome?;
     }
     Ok(())
+}
+
+/// The run directory: `--run-dir` as given, or a fresh temporary one named `<prefix>…` (the
+/// caller removes it at the end, or keeps it when the run failed).
+pub(crate) fn run_directory(
+    requested: Option<&PathBuf>,
+    prefix: &str,
+) -> anyhow::Result<(Option<tempfile::TempDir>, PathBuf)> {
+    let (temp, root) = match requested {
+        Some(dir) => (None, dir.clone()),
+        None => {
+            let temp = tempfile::Builder::new()
+                .prefix(prefix)
+                .tempdir()
+                .context("creating the run directory")?;
+            let root = temp.path().to_path_buf();
+            (Some(temp), root)
+        }
+    };
+    progress(&format!("run directory {}", root.display()));
+    Ok((temp, root))
 }
 
 #[cfg(test)]
