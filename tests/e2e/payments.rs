@@ -52,10 +52,8 @@ async fn jsapi_payment_and_refunds(backend: Backend, kind: Kind) {
         .await
         .expect(200);
     assert_eq!(paid["trade_state"], "SUCCESS", "{paid}");
-    assert!(
-        app.deliver().await >= 1,
-        "the payment notification was sent"
-    );
+    // The demo simulator's ticker may have sent it already; PAID below proves it arrived.
+    app.deliver().await;
     let order = app.order(&user.token, &id).await.expect(200);
     assert_eq!(order["state"], "PAID", "{order}");
     assert_eq!(order["transaction_id"], paid["transaction_id"]);
