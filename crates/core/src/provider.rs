@@ -428,6 +428,12 @@ impl ProviderRegistry {
         self.constructors.keys().copied()
     }
 
+    /// The provider already built for this channel's credentials `version`, if any: lets a
+    /// caller skip reading and decrypting credentials the registry does not need.
+    pub fn cached(&self, channel_id: &ChannelId, version: i64) -> Option<Arc<dyn Provider>> {
+        self.cache.get(&(channel_id.clone(), version))
+    }
+
     /// The provider of a channel, built on first use for each credentials version.
     pub fn provider(&self, spec: &ChannelSpec) -> Result<Arc<dyn Provider>, ProviderError> {
         let key = (spec.channel_id.clone(), spec.credentials_version);
@@ -537,9 +543,16 @@ mod tests {
                 }
             }),
         );
+        let channel = spec(1, ProviderKind::WechatV2).channel_id;
+        assert!(registry.cached(&channel, 1).is_none(), "nothing built yet");
         assert!(registry.provider(&spec(1, ProviderKind::WechatV2)).is_ok());
         assert!(registry.provider(&spec(1, ProviderKind::WechatV2)).is_ok());
         assert_eq!(built.load(Ordering::SeqCst), 1);
+        assert!(registry.cached(&channel, 1).is_some());
+        assert!(
+            registry.cached(&channel, 2).is_none(),
+            "another version is not cached"
+        );
         assert!(registry.provider(&spec(2, ProviderKind::WechatV2)).is_ok());
         assert_eq!(
             built.load(Ordering::SeqCst),

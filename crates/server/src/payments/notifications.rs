@@ -117,6 +117,19 @@ async fn verify(
     Option<Arc<dyn Provider>>,
     Result<Notification, ProviderError>,
 ) {
+    // Usually the current version's provider is built already: verify with it without reading
+    // or decrypting any credentials. Only a signature failure takes the rollover path below
+    // (which tries the current version again, then the older ones).
+    if let Some(provider) = state
+        .registry()
+        .cached(&channel.id, channel.current_version)
+    {
+        match provider.parse_notification(kind, request).await {
+            Ok(n) => return (Some(provider), Ok(n)),
+            Err(ProviderError::Verification(_)) => {}
+            Err(e) => return (Some(provider), Err(e)),
+        }
+    }
     let store = state.store();
     let versions = match store
         .channels()

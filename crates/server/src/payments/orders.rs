@@ -101,7 +101,15 @@ pub async fn provider_for(
 ) -> Result<(Channel, Arc<dyn Provider>), ApiError> {
     let channels = state.store().channels();
     let channel = channels.get_channel(&tenant.id, channel_id).await?;
-    let (version, credentials) = channels.current_credentials(&tenant.id, channel_id).await?;
+    let version = channel.current_version;
+    // The channel row names the current credentials version; a provider built for it needs
+    // no credentials read or decrypted.
+    if let Some(provider) = state.registry().cached(&channel.id, version) {
+        return Ok((channel, provider));
+    }
+    let credentials = channels
+        .credentials(&tenant.id, channel_id, version)
+        .await?;
     let spec = ChannelSpec {
         channel_id: channel.id.clone(),
         kind: channel.kind,
@@ -201,8 +209,8 @@ pub async fn load_order(
     tenant: &Tenant,
     id: &paygate_core::OrderId,
 ) -> Result<Order, ApiError> {
-    match state.store().orders().get(&tenant.id, id).await {
-        Ok(d) => Ok(d.order),
+    match state.store().orders().get_order(&tenant.id, id).await {
+        Ok(order) => Ok(order),
         Err(StoreError::NotFound { .. }) => Err(ApiError::NotFound(Resource::Order)),
         Err(e) => Err(e.into()),
     }

@@ -110,6 +110,19 @@ struct KeyRow {
     revoked_at: Option<i64>,
 }
 
+/// A key with its tenant's columns (`authenticate`'s join).
+#[derive(sqlx::FromRow)]
+struct AuthRow {
+    #[sqlx(flatten)]
+    key: KeyRow,
+    tenant_name: String,
+    tenant_status: String,
+    tenant_contact_email: Option<String>,
+    tenant_default_channel_id: Option<String>,
+    tenant_created_at: i64,
+    tenant_updated_at: i64,
+}
+
 impl TryFrom<KeyRow> for ApiKey {
     type Error = StoreError;
     fn try_from(r: KeyRow) -> Result<Self, StoreError> {
@@ -279,17 +292,25 @@ impl ApiKeys<'_> {
         if !secret.starts_with(SECRET_PREFIX) {
             return Ok(None);
         }
-        let row: Option<KeyRow> = self
+        // Key and tenant in one statement: this runs on every tenant API request.
+        let row: Option<AuthRow> = self
             .store
             .pool()
             .optional(
-                select!("WHERE digest = $1 AND revoked_at IS NULL"),
+                "SELECT k.id, k.tenant_id, k.name, k.prefix, k.scopes, k.created_at, \
+                 k.last_used_at, k.revoked_at, t.name AS tenant_name, t.status AS tenant_status, \
+                 t.contact_email AS tenant_contact_email, \
+                 t.default_channel_id AS tenant_default_channel_id, \
+                 t.created_at AS tenant_created_at, t.updated_at AS tenant_updated_at \
+                 FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
+                 WHERE k.digest = $1 AND k.revoked_at IS NULL",
                 args![digest(secret)],
             )
             .await?;
         let Some(row) = row else { return Ok(None) };
         let now = self.store.now_ms();
         if row
+            .key
             .last_used_at
             .is_none_or(|t| now - t >= TOUCH_INTERVAL_MS)
         {
@@ -298,20 +319,20 @@ impl ApiKeys<'_> {
                 .execute(
                     "UPDATE api_keys SET last_used_at = $1 WHERE id = $2 \
                      AND (last_used_at IS NULL OR last_used_at <= $3)",
-                    args![now, row.id.as_str(), now - TOUCH_INTERVAL_MS],
+                    args![now, row.key.id.as_str(), now - TOUCH_INTERVAL_MS],
                 )
                 .await?;
         }
-        let key = ApiKey::try_from(row)?;
-        let tenant: TenantRow = self
-            .store
-            .pool()
-            .one(
-                "SELECT id, name, status, contact_email, default_channel_id, created_at, \
-                 updated_at FROM tenants WHERE id = $1",
-                args![key.tenant_id.as_str()],
-            )
-            .await?;
+        let tenant = TenantRow {
+            id: row.key.tenant_id.clone(),
+            name: row.tenant_name,
+            status: row.tenant_status,
+            contact_email: row.tenant_contact_email,
+            default_channel_id: row.tenant_default_channel_id,
+            created_at: row.tenant_created_at,
+            updated_at: row.tenant_updated_at,
+        };
+        let key = ApiKey::try_from(row.key)?;
         Ok(Some(Authenticated {
             key,
             tenant: tenant.try_into()?,

@@ -272,11 +272,8 @@ impl Orders<'_> {
         self.get_order(tenant, &id).await
     }
 
-    pub(crate) async fn get_order(
-        &self,
-        tenant: &TenantId,
-        id: &OrderId,
-    ) -> Result<Order, StoreError> {
+    /// The order alone (no history: one statement, for paths that only need the row).
+    pub async fn get_order(&self, tenant: &TenantId, id: &OrderId) -> Result<Order, StoreError> {
         let row: Option<OrderRow> = self
             .store
             .pool()

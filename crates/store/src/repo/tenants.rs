@@ -79,13 +79,13 @@ pub struct TenantUpdate {
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct TenantRow {
-    id: String,
-    name: String,
-    status: String,
-    contact_email: Option<String>,
-    default_channel_id: Option<String>,
-    created_at: i64,
-    updated_at: i64,
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) status: String,
+    pub(crate) contact_email: Option<String>,
+    pub(crate) default_channel_id: Option<String>,
+    pub(crate) created_at: i64,
+    pub(crate) updated_at: i64,
 }
 
 impl TryFrom<TenantRow> for Tenant {
