@@ -8,7 +8,7 @@
 use paygate_core::{AuditId, OperatorId, TenantId};
 use time::OffsetDateTime;
 
-use crate::db::{Tx, args, from_ms, parse_opt};
+use crate::db::{Tx, args, db_row, from_ms, parse_opt};
 use crate::error::StoreError;
 use crate::page::{Page, Paged};
 use crate::store::Store;
@@ -122,16 +122,17 @@ pub struct AuditEntry {
     pub at: OffsetDateTime,
 }
 
-#[derive(sqlx::FromRow)]
-struct AuditRow {
-    id: String,
-    tenant_id: Option<String>,
-    actor: String,
-    action: String,
-    target: String,
-    summary: String,
-    request_id: Option<String>,
-    at: i64,
+db_row! {
+    struct AuditRow {
+        id: String,
+        tenant_id: Option<String>,
+        actor: String,
+        action: String,
+        target: String,
+        summary: String,
+        request_id: Option<String>,
+        at: i64,
+    }
 }
 
 impl TryFrom<AuditRow> for AuditEntry {

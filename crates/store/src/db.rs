@@ -1,22 +1,22 @@
 //! The backend seam: one enum of pools, one enum of transactions, and a handful of query
-//! helpers that compile every SQL string for both drivers with their native types.
+//! helpers that run every SQL string on either engine with its native types — sqlx for
+//! PostgreSQL, rusqlite driven inline for SQLite (see [`crate::sqlite`] for why).
 //!
 //! Queries are runtime strings (no compile-time macros), written once in the portable subset
 //! both backends accept (see the crate docs for the rules). Arguments travel as [`Arg`], which
-//! is bound with each driver's own encoders, and rows decode through `sqlx::FromRow`
-//! implementations that are generic over the row type. Nothing here knows a table.
+//! is bound with each driver's own encoders, and rows decode through the two impls [`db_row!`]
+//! derives from a struct's field names. Nothing here knows a table.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
-};
-use sqlx::{FromRow, Postgres, Sqlite, Transaction};
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{FromRow, Postgres, Transaction};
 use time::OffsetDateTime;
 
 use crate::error::{StoreError, db_err};
+use crate::sqlite::{self, SqliteDb, SqliteDecode, SqliteTx};
 
 /// Which database a [`crate::Store`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,24 +36,37 @@ impl Backend {
 
 #[derive(Debug, Clone)]
 pub(crate) enum Pool {
-    Sqlite(SqlitePool),
+    Sqlite(Arc<SqliteDb>),
     Postgres(PgPool),
 }
 
-static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+pub(crate) static SQLITE_MIGRATOR: sqlx::migrate::Migrator =
+    sqlx::migrate!("../../migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
-/// How long a SQLite writer waits for the lock before failing with "database is locked".
-const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// A pooled PostgreSQL connection idle for longer than this is pinged before use (a restarted
+/// server leaves dead connections behind); a busy pool skips the round trip.
+const PG_PING_AFTER_IDLE: Duration = Duration::from_secs(5);
 
 impl Pool {
     pub(crate) async fn connect(url: &str) -> Result<Pool, StoreError> {
         if url.starts_with("sqlite:") {
-            Self::connect_sqlite(url).await
+            // sqlx parses the URL (the same `sqlite:` forms as always); rusqlite runs it.
+            let opts: SqliteConnectOptions = url.parse().map_err(db_err)?;
+            Ok(Pool::Sqlite(Arc::new(SqliteDb::open(opts.get_filename())?)))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
                 .max_connections(10)
                 .acquire_timeout(Duration::from_secs(10))
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for > PG_PING_AFTER_IDLE {
+                            sqlx::Connection::ping(conn).await?;
+                        }
+                        Ok(true)
+                    })
+                })
                 .connect(url)
                 .await
                 .map_err(db_err)?;
@@ -61,32 +74,6 @@ impl Pool {
         } else {
             Err(StoreError::UnsupportedUrl)
         }
-    }
-
-    async fn connect_sqlite(url: &str) -> Result<Pool, StoreError> {
-        let opts: SqliteConnectOptions = url.parse().map_err(db_err)?;
-        let opts = opts
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // WAL makes NORMAL durable against application crashes; only an OS crash can lose
-            // the last transactions, never corrupt the file.
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(SQLITE_BUSY_TIMEOUT);
-        let file = opts.get_filename().to_path_buf();
-        let in_memory = file.as_os_str().is_empty() || file.to_string_lossy().contains(":memory:");
-        let mut pool = SqlitePoolOptions::new().max_connections(8);
-        if in_memory {
-            // Every connection to `:memory:` is a separate database: keep exactly one, forever.
-            pool = pool
-                .max_connections(1)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None);
-        } else if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
-        }
-        Ok(Pool::Sqlite(pool.connect_with(opts).await.map_err(db_err)?))
     }
 
     pub(crate) fn backend(&self) -> Backend {
@@ -98,7 +85,7 @@ impl Pool {
 
     pub(crate) async fn migrate(&self) -> Result<(), StoreError> {
         match self {
-            Pool::Sqlite(p) => SQLITE_MIGRATOR.run(p).await?,
+            Pool::Sqlite(db) => db.migrate(&SQLITE_MIGRATOR).await?,
             Pool::Postgres(p) => POSTGRES_MIGRATOR.run(p).await?,
         }
         Ok(())
@@ -108,16 +95,14 @@ impl Pool {
         match self {
             // Every store transaction writes; taking the write lock up front avoids SQLite's
             // read-to-write upgrade deadlock, which busy_timeout cannot resolve.
-            Pool::Sqlite(p) => Ok(Tx::Sqlite(
-                p.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?,
-            )),
+            Pool::Sqlite(db) => Ok(Tx::Sqlite(db.begin().await?)),
             Pool::Postgres(p) => Ok(Tx::Postgres(p.begin().await.map_err(db_err)?)),
         }
     }
 
     pub(crate) async fn close(&self) {
         match self {
-            Pool::Sqlite(p) => p.close().await,
+            Pool::Sqlite(db) => db.close().await,
             Pool::Postgres(p) => p.close().await,
         }
     }
@@ -126,7 +111,7 @@ impl Pool {
 /// An open write transaction. Dropping it without [`Tx::commit`] rolls back.
 #[derive(Debug)]
 pub(crate) enum Tx {
-    Sqlite(Transaction<'static, Sqlite>),
+    Sqlite(SqliteTx),
     Postgres(Transaction<'static, Postgres>),
 }
 
@@ -140,10 +125,9 @@ impl Tx {
 
     pub(crate) async fn commit(self) -> Result<(), StoreError> {
         match self {
-            Tx::Sqlite(tx) => tx.commit().await,
-            Tx::Postgres(tx) => tx.commit().await,
+            Tx::Sqlite(tx) => tx.commit(),
+            Tx::Postgres(tx) => tx.commit().await.map_err(db_err),
         }
-        .map_err(db_err)
     }
 }
 
@@ -241,15 +225,35 @@ macro_rules! args {
 }
 pub(crate) use args;
 
-/// A row type both drivers can decode (derive `sqlx::FromRow`; its impl is generic).
-pub(crate) trait Decode:
-    for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
-{
+/// A row type both engines can decode: sqlx's `FromRow` for PostgreSQL, [`SqliteDecode`]
+/// for SQLite. Declare row structs with [`db_row!`], which derives both from the field names.
+pub(crate) trait Decode: for<'r> FromRow<'r, PgRow> + SqliteDecode + Send + Unpin {}
+impl<T> Decode for T where T: for<'r> FromRow<'r, PgRow> + SqliteDecode + Send + Unpin {}
+
+/// Declares a row struct whose fields are named after its columns, decodable by both engines.
+macro_rules! db_row {
+    (
+        $(#[$meta:meta])*
+        $vis:vis struct $name:ident {
+            $($(#[$fmeta:meta])* $fvis:vis $field:ident : $ty:ty),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(sqlx::FromRow)]
+        $vis struct $name {
+            $($(#[$fmeta])* $fvis $field: $ty),*
+        }
+
+        impl $crate::sqlite::SqliteDecode for $name {
+            fn decode(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+                Ok(Self {
+                    $($field: row.get(stringify!($field))?),*
+                })
+            }
+        }
+    };
 }
-impl<T> Decode for T where
-    T: for<'r> FromRow<'r, SqliteRow> + for<'r> FromRow<'r, PgRow> + Send + Unpin
-{
-}
+pub(crate) use db_row;
 
 macro_rules! bind_all {
     ($query:expr, $args:expr) => {{
@@ -266,30 +270,41 @@ macro_rules! bind_all {
     }};
 }
 
-/// Expands the same query code once per driver: `$exec` is the pool or the transaction's
-/// connection, typed natively in each arm.
+/// Runs one statement outside a transaction: on PostgreSQL through the pool, on SQLite on a
+/// reader (a `SELECT`) or the writer (anything else).
 macro_rules! on_pool {
-    ($pool:expr, |$exec:ident| $body:expr) => {
+    ($pool:expr, $sql:expr, $args:expr, sqlite: $lite:path, pg: |$p:ident, $a:ident| $pg:expr) => {
         match $pool {
-            Pool::Sqlite($exec) => $body,
-            Pool::Postgres($exec) => $body,
+            Pool::Sqlite(db) => {
+                if crate::sqlite::is_read_only($sql) {
+                    db.read(|c| $lite(c, $sql, &$args)).await
+                } else {
+                    db.write(|c| $lite(c, $sql, &$args)).await
+                }
+            }
+            Pool::Postgres($p) => {
+                let $a = $args;
+                $pg.map_err(db_err)
+            }
         }
     };
 }
 
 macro_rules! on_tx {
-    ($tx:expr, |$exec:ident| $body:expr) => {
+    ($tx:expr, $sql:expr, $args:expr, sqlite: $lite:path, pg: |$c:ident, $a:ident| $pg:expr) => {
         match $tx {
-            Tx::Sqlite(t) => {
-                let $exec = &mut **t;
-                $body
-            }
+            Tx::Sqlite(t) => $lite(t.conn(), $sql, &$args),
             Tx::Postgres(t) => {
-                let $exec = &mut **t;
-                $body
+                let $c = &mut **t;
+                let $a = $args;
+                $pg.map_err(db_err)
             }
         }
     };
+}
+
+fn required<T>(row: Option<T>) -> Result<T, StoreError> {
+    row.ok_or_else(|| StoreError::Database(Box::new(sqlx::Error::RowNotFound)))
 }
 
 impl Pool {
@@ -298,10 +313,9 @@ impl Pool {
         sql: &'static str,
         args: Vec<Arg>,
     ) -> Result<Vec<T>, StoreError> {
-        on_pool!(self, |p| bind_all!(sqlx::query_as(sql), args)
-            .fetch_all(p)
-            .await)
-        .map_err(db_err)
+        on_pool!(self, sql, args, sqlite: sqlite::all, pg: |p, a| {
+            bind_all!(sqlx::query_as(sql), a).fetch_all(p).await
+        })
     }
 
     pub(crate) async fn optional<T: Decode>(
@@ -309,10 +323,9 @@ impl Pool {
         sql: &'static str,
         args: Vec<Arg>,
     ) -> Result<Option<T>, StoreError> {
-        on_pool!(self, |p| bind_all!(sqlx::query_as(sql), args)
-            .fetch_optional(p)
-            .await)
-        .map_err(db_err)
+        on_pool!(self, sql, args, sqlite: sqlite::optional, pg: |p, a| {
+            bind_all!(sqlx::query_as(sql), a).fetch_optional(p).await
+        })
     }
 
     pub(crate) async fn one<T: Decode>(
@@ -320,10 +333,7 @@ impl Pool {
         sql: &'static str,
         args: Vec<Arg>,
     ) -> Result<T, StoreError> {
-        on_pool!(self, |p| bind_all!(sqlx::query_as(sql), args)
-            .fetch_one(p)
-            .await)
-        .map_err(db_err)
+        required(self.optional(sql, args).await?)
     }
 
     /// Runs a statement; returns the number of rows it changed.
@@ -332,11 +342,9 @@ impl Pool {
         sql: &'static str,
         args: Vec<Arg>,
     ) -> Result<u64, StoreError> {
-        on_pool!(self, |p| bind_all!(sqlx::query(sql), args)
-            .execute(p)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(db_err)
+        on_pool!(self, sql, args, sqlite: sqlite::execute, pg: |p, a| {
+            bind_all!(sqlx::query(sql), a).execute(p).await.map(|r| r.rows_affected())
+        })
     }
 }
 
@@ -346,10 +354,9 @@ impl Tx {
         sql: &'static str,
         args: Vec<Arg>,
     ) -> Result<Vec<T>, StoreError> {
-        on_tx!(self, |c| bind_all!(sqlx::query_as(sql), args)
-            .fetch_all(c)
-            .await)
-        .map_err(db_err)
+        on_tx!(self, sql, args, sqlite: sqlite::all, pg: |c, a| {
+            bind_all!(sqlx::query_as(sql), a).fetch_all(c).await
+        })
     }
 
     pub(crate) async fn optional<T: Decode>(
@@ -357,10 +364,9 @@ impl Tx {
         sql: &'static str,
         args: Vec<Arg>,
     ) -> Result<Option<T>, StoreError> {
-        on_tx!(self, |c| bind_all!(sqlx::query_as(sql), args)
-            .fetch_optional(c)
-            .await)
-        .map_err(db_err)
+        on_tx!(self, sql, args, sqlite: sqlite::optional, pg: |c, a| {
+            bind_all!(sqlx::query_as(sql), a).fetch_optional(c).await
+        })
     }
 
     pub(crate) async fn one<T: Decode>(
@@ -368,10 +374,7 @@ impl Tx {
         sql: &'static str,
         args: Vec<Arg>,
     ) -> Result<T, StoreError> {
-        on_tx!(self, |c| bind_all!(sqlx::query_as(sql), args)
-            .fetch_one(c)
-            .await)
-        .map_err(db_err)
+        required(self.optional(sql, args).await?)
     }
 
     pub(crate) async fn execute(
@@ -379,11 +382,9 @@ impl Tx {
         sql: &'static str,
         args: Vec<Arg>,
     ) -> Result<u64, StoreError> {
-        on_tx!(self, |c| bind_all!(sqlx::query(sql), args)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(db_err)
+        on_tx!(self, sql, args, sqlite: sqlite::execute, pg: |c, a| {
+            bind_all!(sqlx::query(sql), a).execute(c).await.map(|r| r.rows_affected())
+        })
     }
 }
 

@@ -88,9 +88,9 @@ pub enum StoreError {
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 
-    /// Any other database failure (connection, syntax, timeout).
+    /// Any other database failure (connection, syntax, timeout), from either engine.
     #[error("database error: {0}")]
-    Database(sqlx::Error),
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl StoreError {
@@ -206,7 +206,30 @@ pub(crate) fn db_err(err: sqlx::Error) -> StoreError {
             .unwrap_or_else(|| "unknown".to_owned());
         return StoreError::Conflict { constraint };
     }
-    StoreError::Database(err)
+    StoreError::Database(Box::new(err))
+}
+
+/// SQLite's extended result codes for a violated `UNIQUE` and a violated `PRIMARY KEY`.
+const SQLITE_CONSTRAINT_UNIQUE: i32 = 2067;
+const SQLITE_CONSTRAINT_PRIMARYKEY: i32 = 1555;
+
+/// Maps a rusqlite error, turning unique violations into [`StoreError::Conflict`] with the
+/// same constraint names as PostgreSQL reports.
+pub(crate) fn sqlite_err(err: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(failure, message) = &err
+        && matches!(
+            failure.extended_code,
+            SQLITE_CONSTRAINT_UNIQUE | SQLITE_CONSTRAINT_PRIMARYKEY
+        )
+    {
+        let constraint = message
+            .as_deref()
+            .and_then(sqlite_constraint)
+            .unwrap_or("unknown")
+            .to_owned();
+        return StoreError::Conflict { constraint };
+    }
+    StoreError::Database(Box::new(err))
 }
 
 #[cfg(test)]
@@ -271,7 +294,7 @@ mod tests {
             StoreError::UnsupportedUrl,
             StoreError::Io(std::io::Error::other("x")),
             StoreError::Migrate(sqlx::migrate::MigrateError::VersionMissing(1)),
-            StoreError::Database(sqlx::Error::PoolTimedOut),
+            StoreError::Database(Box::new(sqlx::Error::PoolTimedOut)),
         ];
         let codes: Vec<_> = all.iter().map(sample).collect();
         let unique: HashSet<_> = codes.iter().collect();

@@ -40,6 +40,8 @@
 //!   version byte on every ciphertext, and associated data binding each ciphertext to its
 //!   tenant, table, column and row.
 //! - `db` (private): the pool/transaction enums and the portable query helpers.
+//! - `sqlite` (private): the SQLite engine — one writer, reader connections, statements run
+//!   inline on the calling task; `sqlite_migrate` applies the migrations in sqlx's format.
 //!
 //! State transitions report [`Transition`] (`Applied` / `NoOp`, re-exported from core).
 //! Writes are stamped with the store's `Clock`; only the claim functions take `now`, from
@@ -69,6 +71,8 @@ pub mod envelope;
 pub mod error;
 pub mod page;
 pub mod repo;
+mod sqlite;
+mod sqlite_migrate;
 pub mod store;
 pub mod tx;
 

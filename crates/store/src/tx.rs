@@ -14,7 +14,9 @@ use time::OffsetDateTime;
 use crate::db::{Tx, args};
 use crate::error::StoreError;
 use crate::repo::activity::{AlertSeverity, NotificationKind};
-use crate::repo::order_payments::{OrderChange, lock_order_in, transition_in};
+use crate::repo::order_payments::{
+    OrderChange, lock_order_in, transition_in, transition_returning,
+};
 use crate::store::Store;
 use crate::{Order, Transition};
 
@@ -104,6 +106,20 @@ impl StoreTx {
     ) -> Result<Transition, StoreError> {
         let now = self.store.now_ms();
         transition_in(&mut self.tx, now, tenant, id, (expected_from, to), change).await
+    }
+
+    /// [`StoreTx::transition_order`], returning the order as the transition left it (`None`
+    /// for `NoOp`), read back by the same statement: for a payload built from the new state.
+    pub async fn transition_order_returning(
+        &mut self,
+        tenant: &TenantId,
+        id: &OrderId,
+        expected_from: OrderState,
+        to: OrderState,
+        change: &OrderChange,
+    ) -> Result<Option<Order>, StoreError> {
+        let now = self.store.now_ms();
+        transition_returning(&mut self.tx, now, tenant, id, (expected_from, to), change).await
     }
 
     /// Stores a notification unless its dedupe key was seen: `Duplicate` is not an error and

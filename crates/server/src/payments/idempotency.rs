@@ -10,6 +10,13 @@
 //! minutes), after which a retry runs again; the merchant reference of such a request is
 //! derived from the key ([`derived_reference`]), so the retry finds what the first run
 //! committed instead of creating it twice. Keys older than 24 h may be reused.
+//!
+//! An [`IdempotentRequest`] hashes the request once, for both the claim and the derived
+//! reference; a handler asks it for the reference ([`IdempotentRequest::reference`]) and runs
+//! the operation through [`run_once`].
+
+use std::fmt::Display;
+use std::str::FromStr;
 
 use axum::http::{HeaderMap, StatusCode};
 use paygate_core::TenantId;
@@ -70,13 +77,87 @@ pub fn derived_reference(
     operation: &str,
     request: &serde_json::Value,
 ) -> String {
+    derive(prefix, tenant, key, &request_hash(operation, request))
+}
+
+fn derive(prefix: &str, tenant: &TenantId, key: &str, request_hash: &str) -> String {
     let mut h = Sha256::new();
-    for part in [tenant.as_str(), key, &request_hash(operation, request)] {
+    for part in [tenant.as_str(), key, request_hash] {
         h.update(part.as_bytes());
         h.update([0u8]);
     }
     let digest = hex::encode(h.finalize());
     format!("{prefix}{}", &digest[..30])
+}
+
+/// One tenant API request as idempotency sees it: its tenant, its operation and, when it came
+/// with an `Idempotency-Key`, the key and the request's hash (computed once, here).
+#[derive(Debug, Clone)]
+pub struct IdempotentRequest<'a> {
+    tenant: &'a TenantId,
+    keyed: Option<Keyed>,
+}
+
+#[derive(Debug, Clone)]
+struct Keyed {
+    key: String,
+    hash: String,
+}
+
+/// The merchant reference an operation should use (see [`IdempotentRequest::reference`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference<T> {
+    pub value: T,
+    /// Derived from the key: a record with it is this very request's, committed by an earlier
+    /// run that died before answering.
+    pub derived: bool,
+}
+
+impl<'a> IdempotentRequest<'a> {
+    /// `operation` and `body` identify the request ([`request_hash`]); without a key nothing is
+    /// hashed.
+    pub fn new(
+        tenant: &'a TenantId,
+        key: Option<String>,
+        operation: &str,
+        body: &serde_json::Value,
+    ) -> Self {
+        let keyed = key.map(|key| Keyed {
+            hash: request_hash(operation, body),
+            key,
+        });
+        IdempotentRequest { tenant, keyed }
+    }
+
+    /// The merchant reference to use: the client's own (`given`) when it sent one; else, for a
+    /// keyed request, one derived from the key ([`derived_reference`], with `prefix`); else
+    /// `None`, and the operation generates one.
+    pub fn reference<T>(
+        &self,
+        prefix: &str,
+        given: Option<T>,
+    ) -> Result<Option<Reference<T>>, ApiError>
+    where
+        T: FromStr,
+        T::Err: Display,
+    {
+        if let Some(value) = given {
+            return Ok(Some(Reference {
+                value,
+                derived: false,
+            }));
+        }
+        let Some(Keyed { key, hash }) = &self.keyed else {
+            return Ok(None);
+        };
+        let value = derive(prefix, self.tenant, key, hash)
+            .parse()
+            .map_err(|e| ApiError::internal(format!("derived reference: {e}")))?;
+        Ok(Some(Reference {
+            value,
+            derived: true,
+        }))
+    }
 }
 
 /// A JSON response to send, and whether it is a replay of an earlier one.
@@ -87,21 +168,18 @@ pub struct Outcome {
     pub replayed: bool,
 }
 
-/// Runs `run` at most once per (tenant, key) — see the module docs. Without a key it simply
-/// runs. `operation` and `request` identify the request for [`request_hash`].
+/// Runs `run` at most once per (tenant, key) of `request` — see the module docs. Without a
+/// key it simply runs.
 pub async fn run_once<F, Fut>(
     state: &AppState,
-    tenant: &TenantId,
-    key: Option<String>,
-    operation: &str,
-    request: &serde_json::Value,
+    request: &IdempotentRequest<'_>,
     run: F,
 ) -> Result<Outcome, ApiError>
 where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<(StatusCode, serde_json::Value), ApiError>>,
 {
-    let Some(key) = key else {
+    let Some(Keyed { key, hash }) = &request.keyed else {
         let (status, body) = run().await?;
         return Ok(Outcome {
             status,
@@ -109,15 +187,15 @@ where
             replayed: false,
         });
     };
-    let hash = request_hash(operation, request);
+    let tenant = request.tenant;
     let store = state.store().idempotency();
-    match store.claim(tenant, &key, &hash).await? {
+    match store.claim(tenant, key, hash).await? {
         Claim::New => {}
         Claim::Completed {
             request_hash,
             status,
             body,
-        } if request_hash == hash => {
+        } if &request_hash == hash => {
             let status = StatusCode::from_u16(status)
                 .map_err(|e| ApiError::internal(format!("stored status: {e}")))?;
             let body = serde_json::from_slice(&body)
@@ -128,7 +206,7 @@ where
                 replayed: true,
             });
         }
-        Claim::InProgress { request_hash } if request_hash == hash => {
+        Claim::InProgress { request_hash } if &request_hash == hash => {
             return Err(PaymentError::IdempotencyKeyInProgress.into());
         }
         Claim::Completed { .. } | Claim::InProgress { .. } => {
@@ -140,7 +218,7 @@ where
             let bytes = serde_json::to_vec(&body)
                 .map_err(|e| ApiError::internal(format!("response body: {e}")))?;
             // The work is done: failing to record it must not turn success into an error.
-            if let Err(e) = store.complete(tenant, &key, status.as_u16(), &bytes).await {
+            if let Err(e) = store.complete(tenant, key, status.as_u16(), &bytes).await {
                 tracing::error!(error = %e, "could not record an idempotent response");
             }
             Ok(Outcome {
@@ -150,7 +228,7 @@ where
             })
         }
         Err(e) => {
-            if let Err(release) = store.release(tenant, &key).await {
+            if let Err(release) = store.release(tenant, key).await {
                 tracing::error!(error = %release, "could not release an idempotency claim");
             }
             Err(e)
@@ -211,6 +289,67 @@ mod tests {
             request_hash("create_order", &body)
         ));
         assert_eq!(a, format!("pk{}", &hex::encode(h.finalize())[..30]));
+    }
+
+    #[test]
+    fn the_reference_is_the_given_one_else_derived_from_the_key() {
+        use paygate_core::{OutRefundNo, OutTradeNo};
+        let tenant = TenantId::from_parts(1, 1);
+        let body = json!({"amount": 100});
+        let keyed = |tenant, key: &str, body| {
+            IdempotentRequest::new(tenant, Some(key.to_owned()), "create_order", body)
+        };
+        let derived = |request: &IdempotentRequest<'_>| -> OutTradeNo {
+            let r = request.reference("pk", None).unwrap().unwrap();
+            assert!(r.derived);
+            r.value
+        };
+        let a = derived(&keyed(&tenant, "k1", &body));
+        // The same reference the e2e tests compute (and a crashed first run committed).
+        assert_eq!(
+            a.as_str(),
+            derived_reference("pk", &tenant, "k1", "create_order", &body)
+        );
+        // Stable: a re-run of the same request names the same reference.
+        assert_eq!(a, derived(&keyed(&tenant, "k1", &body)));
+        // Another tenant, key or request names another.
+        let other_tenant = TenantId::from_parts(1, 2);
+        assert_ne!(a, derived(&keyed(&other_tenant, "k1", &body)));
+        assert_ne!(a, derived(&keyed(&tenant, "k2", &body)));
+        let other_body = json!({"amount": 101});
+        assert_ne!(a, derived(&keyed(&tenant, "k1", &other_body)));
+        // The client's own reference wins, and is not derived.
+        let given: OutTradeNo = "merchant-0001".parse().unwrap();
+        let r = keyed(&tenant, "k1", &body)
+            .reference("pk", Some(given.clone()))
+            .unwrap();
+        assert_eq!(
+            r,
+            Some(Reference {
+                value: given.clone(),
+                derived: false
+            })
+        );
+        // Without a key: the given one, or none (the operation generates one).
+        let unkeyed = IdempotentRequest::new(&tenant, None, "create_order", &body);
+        assert_eq!(unkeyed.reference::<OutTradeNo>("pk", None).unwrap(), None);
+        assert_eq!(
+            unkeyed
+                .reference("pk", Some(given.clone()))
+                .unwrap()
+                .unwrap()
+                .value,
+            given
+        );
+        // Any reference type that parses: refunds.
+        let refund = IdempotentRequest::new(&tenant, Some("k1".into()), "create_refund", &body)
+            .reference::<OutRefundNo>("rk", None)
+            .unwrap()
+            .unwrap();
+        assert!(refund.value.as_str().starts_with("rk"));
+        // A prefix the type refuses is a server bug, answered 500, never a panic.
+        let refused = keyed(&tenant, "k1", &body).reference::<OutTradeNo>("!", None);
+        assert_eq!(refused.unwrap_err().code(), "internal_error");
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! - [`rules`]: the pure rules of a new order (amount, expiry, out_trade_no, app, channel).
 //! - [`idempotency`]: `Idempotency-Key` claims and request hashing.
 //! - [`login`]: mini-program login (session tokens) and mini-program codes.
-//! - [`orders`]: creating and closing orders; channel → provider; provider error mapping.
+//! - [`channel`]: a channel and its provider (from the registry's cache when it can).
+//! - [`orders`]: creating and closing orders; provider errors as API errors.
 //! - [`pay`]: paying an order (payer binding, prepay reuse and renewal).
 //! - [`refunds`]: refunds, reserved under the order's lock before WeChat is asked.
 //! - [`converge`]: the one idempotent path from WeChat's report to paygate's state
@@ -16,6 +17,7 @@
 //! [`ChannelSpec`](paygate_core::ChannelSpec) and the registry builds its provider. It never
 //! logs a secret, a prepay id's signature or an openid.
 
+pub mod channel;
 pub mod converge;
 pub mod idempotency;
 pub mod login;

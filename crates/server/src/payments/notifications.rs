@@ -240,7 +240,9 @@ async fn payment(
         .find_by_out_trade_no(&channel.tenant_id, out_trade_no)
         .await?
     {
-        Some(order) => apply_payment_status(store, &order, &ev.payment, "notify", Some(&new)).await,
+        Some(order) => {
+            apply_payment_status(store, &order, channel, &ev.payment, "notify", Some(&new)).await
+        }
         None => {
             let message = format!("payment notification for unknown out_trade_no {out_trade_no}");
             unknown(state, channel, &new, alert_kind::UNKNOWN_ORDER, message).await
@@ -271,9 +273,8 @@ async fn refund(
     };
     let order = store
         .orders()
-        .get(&channel.tenant_id, &refund.order_id)
-        .await?
-        .order;
+        .get_order(&channel.tenant_id, &refund.order_id)
+        .await?;
     let target = RefundTarget { order, refund };
     apply_refund_status(store, &target, &ev.refund, "notify", Some(&new)).await
 }

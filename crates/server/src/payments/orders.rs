@@ -1,17 +1,16 @@
-//! Orders: creation (rules in [`super::rules`]), closing, and the channel → provider plumbing
-//! shared by pay and refund.
+//! Orders: creation (rules in [`super::rules`]), closing, and a channel's provider as pay,
+//! refund and close need it ([`provider_for`], over [`super::channel`]).
 //!
 //! Provider failures become one of a few client-actionable codes ([`map_provider_error`]);
 //! the provider's text is logged, and only WeChat's own code and message reach the client.
 
 use std::sync::Arc;
 
-use paygate_core::{
-    AppId, ChannelId, ChannelSpec, OpenId, OrderState, OutTradeNo, Provider, ProviderError,
-};
-use paygate_store::{Audit, Channel, NewOrder, Order, OrderTradeType, Page, StoreError, Tenant};
+use paygate_core::{AppId, ChannelId, OpenId, OrderState, OutTradeNo, Provider, ProviderError};
+use paygate_store::{Audit, Channel, NewOrder, Order, OrderTradeType, StoreError, Tenant};
 use time::OffsetDateTime;
 
+use super::channel::{ChannelProviderError, channel_provider};
 use super::rules;
 use crate::error::{ApiError, PaymentError, Resource};
 use crate::payments::converge;
@@ -48,13 +47,21 @@ pub async fn create_order(
     let now = state.clock().now();
     let expires_at = rules::resolve_expiry(req.expires_at, now)?;
     let store = state.store();
-    let apps = store.apps().list(&tenant.id).await?;
+    // The store returns just enough candidates for the rules to decide as they would on the
+    // tenant's every app and channel.
+    let apps = store
+        .apps()
+        .order_candidates(&tenant.id, req.appid.as_ref())
+        .await?;
     let appid = rules::choose_app(req.appid.as_ref(), &apps)?;
     let channels = store
         .channels()
-        .list(&tenant.id, &Page::new(Some(200), None))
-        .await?
-        .data;
+        .order_candidates(
+            &tenant.id,
+            req.channel_id.as_ref(),
+            tenant.default_channel_id.as_ref(),
+        )
+        .await?;
     let channel_id = rules::choose_channel(
         req.channel_id.as_ref(),
         tenant.default_channel_id.as_ref(),
@@ -92,36 +99,22 @@ pub async fn create_order(
     }
 }
 
-/// The channel of an order and its provider (built by the registry from the current
-/// credentials version).
+/// The channel of an order and its provider ([`channel_provider`]), with errors as the API
+/// answers them: a provider the registry refuses is 502 `channel_misconfigured`.
 pub async fn provider_for(
     state: &AppState,
     tenant: &Tenant,
     channel_id: &ChannelId,
 ) -> Result<(Channel, Arc<dyn Provider>), ApiError> {
-    let channels = state.store().channels();
-    let channel = channels.get_channel(&tenant.id, channel_id).await?;
-    let version = channel.current_version;
-    // The channel row names the current credentials version; a provider built for it needs
-    // no credentials read or decrypted.
-    if let Some(provider) = state.registry().cached(&channel.id, version) {
-        return Ok((channel, provider));
-    }
-    let credentials = channels
-        .credentials(&tenant.id, channel_id, version)
-        .await?;
-    let spec = ChannelSpec {
-        channel_id: channel.id.clone(),
-        kind: channel.kind,
-        mch_id: channel.mch_id.clone(),
-        credentials_version: version,
-        credentials,
-    };
-    let provider = state.registry().provider(&spec).map_err(|e| {
-        tracing::error!(channel_id = %channel.id, error = %e, "channel provider unusable");
-        ApiError::Payment(PaymentError::ChannelMisconfigured)
-    })?;
-    Ok((channel, provider))
+    channel_provider(state.store(), state.registry(), &tenant.id, channel_id)
+        .await
+        .map_err(|e| match e {
+            ChannelProviderError::Store(e) => e.into(),
+            ChannelProviderError::Provider(e) => {
+                tracing::error!(channel_id = %channel_id, error = %e, "channel provider unusable");
+                ApiError::Payment(PaymentError::ChannelMisconfigured)
+            }
+        })
 }
 
 /// WeChat Pay failures as API errors (see the module docs).
@@ -193,9 +186,8 @@ pub async fn close_order(
     let after = state
         .store()
         .orders()
-        .get(&tenant.id, &order.id)
-        .await?
-        .order;
+        .get_order(&tenant.id, &order.id)
+        .await?;
     match after.state {
         OrderState::Closed => Ok(after),
         s if s.is_paid() => Err(PaymentError::OrderAlreadyPaid.into()),

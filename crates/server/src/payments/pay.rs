@@ -2,7 +2,7 @@
 //! `request_payment`, no WeChat call) or create a new one, and move the order to `PENDING`.
 //!
 //! A session may pay only an order that is unbound or bound to its own openid (403
-//! `order_not_yours` otherwise); binding happens in the store under the order's lock, so two
+//! `order_not_yours` otherwise); binding is one atomic conditional update in the store, so two
 //! users racing for one unbound order cannot both win. Nothing here ever marks an order paid:
 //! only convergence (notification, query, reconciliation) does.
 
@@ -103,9 +103,8 @@ pub async fn pay_order(
         })
     };
 
-    // A session claims an unbound order before anything is sent to WeChat, under the order's
-    // lock: of two users racing for it, the loser gets 403 without creating a prepay in its
-    // name.
+    // A session claims an unbound order before anything is sent to WeChat, atomically: of two
+    // users racing for it, the loser gets 403 without creating a prepay in its name.
     if let (Some(me), None) = (session, &order.payer_openid) {
         state
             .store()

@@ -119,7 +119,8 @@ pub fn generate_out_trade_no(
 }
 
 /// The app of a new order: the requested one (it must be the tenant's), or the tenant's only
-/// app. Several apps and none requested is 422 naming `appid`.
+/// app. Several apps and none requested is 422 naming `appid`. `apps` is the tenant's apps, or
+/// the store's `order_candidates` for `requested`, which decide the same.
 pub fn choose_app(requested: Option<&AppId>, apps: &[App]) -> Result<AppId, ApiError> {
     match (requested, apps) {
         (Some(want), _) => apps
@@ -140,7 +141,8 @@ pub fn choose_app(requested: Option<&AppId>, apps: &[App]) -> Result<AppId, ApiE
 }
 
 /// The channel of a new order: the requested one (active, the tenant's), else the tenant's
-/// default, else its only active channel; otherwise 422 `no_channel`.
+/// default, else its only active channel; otherwise 422 `no_channel`. `channels` is the
+/// tenant's channels, or the store's `order_candidates`, which decide the same.
 pub fn choose_channel(
     requested: Option<&ChannelId>,
     default: Option<&ChannelId>,

@@ -20,7 +20,8 @@ use crate::admin::views::OrderQuery;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Path, Query};
 use crate::pagination::{List, PageParams};
-use crate::payments::{idempotency, orders};
+use crate::payments::idempotency::{self, IdempotentRequest};
+use crate::payments::orders;
 use crate::state::AppState;
 
 /// Header on a response replayed for a repeated `Idempotency-Key`.
@@ -103,45 +104,29 @@ pub async fn create_order(
 ) -> Result<Response, ApiError> {
     caller.require_api_key(Scope::OrdersWrite)?;
     let key = idempotency::key_from_headers(&headers)?;
-    let request = to_json(&req)?;
-    // Without an out_trade_no of its own, a keyed request gets one derived from its key, so a
-    // re-run after a crash finds the order its first run committed.
-    let derived: Option<OutTradeNo> = match (&req.out_trade_no, &key) {
-        (None, Some(k)) => Some(
-            idempotency::derived_reference("pk", &caller.tenant.id, k, "create_order", &request)
-                .parse()
-                .map_err(|e| ApiError::internal(format!("derived out_trade_no: {e}")))?,
-        ),
-        _ => None,
-    };
-    let outcome = idempotency::run_once(
-        &state,
-        &caller.tenant.id,
-        key,
-        "create_order",
-        &request,
-        || async {
-            let order = orders::create_order(
-                &state,
-                &caller.tenant,
-                &caller.audit(),
-                orders::CreateOrder {
-                    amount: req.amount,
-                    currency: req.currency.clone(),
-                    description: req.description.clone(),
-                    out_trade_no: req.out_trade_no.clone().or_else(|| derived.clone()),
-                    recover_existing: derived.is_some(),
-                    attach: req.attach.clone(),
-                    expires_at: req.expires_at,
-                    payer_openid: req.payer_openid.clone(),
-                    appid: req.appid.clone(),
-                    channel_id: req.channel_id.clone(),
-                },
-            )
-            .await?;
-            Ok((StatusCode::CREATED, to_json(OrderView::from(order))?))
-        },
-    )
+    let request = IdempotentRequest::new(&caller.tenant.id, key, "create_order", &to_json(&req)?);
+    let out_trade_no = request.reference("pk", req.out_trade_no.clone())?;
+    let outcome = idempotency::run_once(&state, &request, || async {
+        let order = orders::create_order(
+            &state,
+            &caller.tenant,
+            &caller.audit(),
+            orders::CreateOrder {
+                amount: req.amount,
+                currency: req.currency.clone(),
+                description: req.description.clone(),
+                recover_existing: out_trade_no.as_ref().is_some_and(|r| r.derived),
+                out_trade_no: out_trade_no.map(|r| r.value),
+                attach: req.attach.clone(),
+                expires_at: req.expires_at,
+                payer_openid: req.payer_openid.clone(),
+                appid: req.appid.clone(),
+                channel_id: req.channel_id.clone(),
+            },
+        )
+        .await?;
+        Ok((StatusCode::CREATED, to_json(OrderView::from(order))?))
+    })
     .await?;
     Ok(idempotent_response(outcome))
 }

@@ -16,7 +16,8 @@ use crate::admin::view_models::RefundView;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Json, Path, Query};
 use crate::pagination::{List, PageParams};
-use crate::payments::{idempotency, orders, refunds};
+use crate::payments::idempotency::{self, IdempotentRequest};
+use crate::payments::{orders, refunds};
 use crate::state::AppState;
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -59,45 +60,31 @@ pub async fn create_refund(
 ) -> Result<Response, ApiError> {
     caller.require_api_key(Scope::RefundsWrite)?;
     let key = idempotency::key_from_headers(&headers)?;
-    let request = serde_json::json!({ "order_id": order_id.as_str(), "body": to_json(&req)? });
-    // Without an out_refund_no of its own, a keyed request gets one derived from its key: a
-    // re-run after a crash then finds the refund its first run committed instead of refunding
-    // twice (the same out_refund_no and amount on the same order is an idempotent repeat).
-    let derived: Option<OutRefundNo> = match (&req.out_refund_no, &key) {
-        (None, Some(k)) => Some(
-            idempotency::derived_reference("rk", &caller.tenant.id, k, "create_refund", &request)
-                .parse()
-                .map_err(|e| ApiError::internal(format!("derived out_refund_no: {e}")))?,
-        ),
-        _ => None,
-    };
-    let outcome = idempotency::run_once(
-        &state,
-        &caller.tenant.id,
-        key,
-        "create_refund",
-        &request,
-        || async {
-            let (refund, created) = refunds::create_refund(
-                &state,
-                &caller.tenant,
-                &caller.audit(),
-                &order_id,
-                refunds::CreateRefund {
-                    amount: req.amount,
-                    reason: req.reason.clone(),
-                    out_refund_no: req.out_refund_no.clone().or_else(|| derived.clone()),
-                },
-            )
-            .await?;
-            let status = if created {
-                StatusCode::CREATED
-            } else {
-                StatusCode::OK
-            };
-            Ok((status, to_json(RefundView::from(refund))?))
-        },
-    )
+    let body = serde_json::json!({ "order_id": order_id.as_str(), "body": to_json(&req)? });
+    let request = IdempotentRequest::new(&caller.tenant.id, key, "create_refund", &body);
+    // A derived out_refund_no makes a re-run after a crash find the refund its first run
+    // committed (the same out_refund_no and amount on the same order is an idempotent repeat).
+    let out_refund_no = request.reference("rk", req.out_refund_no.clone())?;
+    let outcome = idempotency::run_once(&state, &request, || async {
+        let (refund, created) = refunds::create_refund(
+            &state,
+            &caller.tenant,
+            &caller.audit(),
+            &order_id,
+            refunds::CreateRefund {
+                amount: req.amount,
+                reason: req.reason.clone(),
+                out_refund_no: out_refund_no.map(|r| r.value),
+            },
+        )
+        .await?;
+        let status = if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        Ok((status, to_json(RefundView::from(refund))?))
+    })
     .await?;
     Ok(idempotent_response(outcome))
 }

@@ -16,12 +16,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use paygate_core::{
-    ChannelSpec, OrderState, OutRefundNo, PaymentRef, Provider, ProviderError, ProviderRegistry,
-    RefundRequest, RefundState, RefundStatus,
+    OrderState, OutRefundNo, PaymentRef, Provider, ProviderError, ProviderRegistry, RefundRequest,
+    RefundState, RefundStatus,
 };
-use paygate_store::{Order, Store, StoreError};
+use paygate_store::{Channel, Order, Store, StoreError};
 use tokio::task::JoinHandle;
 
+use crate::payments::channel::{ChannelProviderError, channel_provider};
 use crate::payments::converge::{
     ConvergeError, ConvergeOutcome, RefundTarget, apply_payment_status, apply_refund_status,
     close_locally,
@@ -214,22 +215,13 @@ async fn provider_of(
     store: &Store,
     registry: &ProviderRegistry,
     order: &Order,
-) -> Result<Arc<dyn Provider>, StepError> {
-    let channel = store
-        .channels()
-        .get_channel(&order.tenant_id, &order.channel_id)
-        .await?;
-    let (version, credentials) = store
-        .channels()
-        .current_credentials(&order.tenant_id, &order.channel_id)
-        .await?;
-    Ok(registry.provider(&ChannelSpec {
-        channel_id: channel.id,
-        kind: channel.kind,
-        mch_id: channel.mch_id,
-        credentials_version: version,
-        credentials,
-    })?)
+) -> Result<(Channel, Arc<dyn Provider>), StepError> {
+    channel_provider(store, registry, &order.tenant_id, &order.channel_id)
+        .await
+        .map_err(|e| match e {
+            ChannelProviderError::Store(e) => StepError::Store(e),
+            ChannelProviderError::Provider(e) => StepError::Provider(e),
+        })
 }
 
 async fn reconcile_order(
@@ -238,7 +230,7 @@ async fn reconcile_order(
     order: &Order,
     expired: bool,
 ) -> Result<ConvergeOutcome, StepError> {
-    let provider = provider_of(store, registry, order).await?;
+    let (channel, provider) = provider_of(store, registry, order).await?;
     if expired {
         match provider.close_payment(&order.out_trade_no).await {
             // Unknown upstream (no prepay was ever made) is as closed as it gets.
@@ -257,7 +249,7 @@ async fn reconcile_order(
         Err(ProviderError::OrderNotFound) => return Ok(ConvergeOutcome::Unchanged),
         Err(e) => return Err(e.into()),
     };
-    Ok(apply_payment_status(store, order, &status, "reconcile", None).await?)
+    Ok(apply_payment_status(store, order, &channel, &status, "reconcile", None).await?)
 }
 
 async fn reconcile_refund(
@@ -267,10 +259,9 @@ async fn reconcile_refund(
     let store = state.store();
     let order = store
         .orders()
-        .get(&refund.tenant_id, &refund.order_id)
-        .await?
-        .order;
-    let provider = provider_of(store, state.registry(), &order).await?;
+        .get_order(&refund.tenant_id, &refund.order_id)
+        .await?;
+    let (_, provider) = provider_of(store, state.registry(), &order).await?;
     let out_refund_no: OutRefundNo = refund
         .out_refund_no
         .parse()

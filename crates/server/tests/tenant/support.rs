@@ -340,28 +340,14 @@ impl World {
             .await
             .unwrap()
             .order;
-        let (version, credentials) = self
-            .store
-            .channels()
-            .current_credentials(&self.tenant, &order.channel_id)
-            .await
-            .unwrap();
-        let channel = self
-            .store
-            .channels()
-            .get_channel(&self.tenant, &order.channel_id)
-            .await
-            .unwrap();
-        let provider = self
-            .registry
-            .provider(&paygate_core::ChannelSpec {
-                channel_id: channel.id.clone(),
-                kind: channel.kind,
-                mch_id: channel.mch_id.clone(),
-                credentials_version: version,
-                credentials,
-            })
-            .unwrap();
+        let (channel, provider) = paygate_server::payments::channel::channel_provider(
+            &self.store,
+            &self.registry,
+            &self.tenant,
+            &order.channel_id,
+        )
+        .await
+        .unwrap();
         let status = provider
             .query_payment(&paygate_core::PaymentRef::OutTradeNo(
                 order.out_trade_no.clone(),
@@ -371,6 +357,7 @@ impl World {
         paygate_server::payments::converge::apply_payment_status(
             &self.store,
             &order,
+            &channel,
             &status,
             "query",
             None,

@@ -13,7 +13,7 @@ use paygate_core::{
 };
 use time::OffsetDateTime;
 
-use crate::db::{args, from_ms, from_ms_opt, parse_col, parse_opt};
+use crate::db::{args, db_row, from_ms, from_ms_opt, parse_col, parse_opt};
 use crate::error::StoreError;
 use crate::page::{Page, Paged};
 use crate::store::Store;
@@ -126,19 +126,20 @@ pub struct AlertFilter {
     pub unresolved_only: bool,
 }
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct RefundRow {
-    id: String,
-    tenant_id: String,
-    order_id: String,
-    out_refund_no: String,
-    amount: i64,
-    reason: Option<String>,
-    state: String,
-    refund_id: Option<String>,
-    created_at: i64,
-    updated_at: i64,
-    succeeded_at: Option<i64>,
+db_row! {
+    pub(crate) struct RefundRow {
+        id: String,
+        tenant_id: String,
+        order_id: String,
+        out_refund_no: String,
+        amount: i64,
+        reason: Option<String>,
+        state: String,
+        refund_id: Option<String>,
+        created_at: i64,
+        updated_at: i64,
+        succeeded_at: Option<i64>,
+    }
 }
 
 impl TryFrom<RefundRow> for Refund {
@@ -162,16 +163,17 @@ impl TryFrom<RefundRow> for Refund {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct NotificationRow {
-    id: String,
-    tenant_id: String,
-    channel_id: String,
-    kind: String,
-    dedupe_key: String,
-    verified: bool,
-    outcome: String,
-    received_at: i64,
+db_row! {
+    struct NotificationRow {
+        id: String,
+        tenant_id: String,
+        channel_id: String,
+        kind: String,
+        dedupe_key: String,
+        verified: bool,
+        outcome: String,
+        received_at: i64,
+    }
 }
 
 impl TryFrom<NotificationRow> for NotificationRecord {
@@ -190,13 +192,14 @@ impl TryFrom<NotificationRow> for NotificationRecord {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct EventRow {
-    id: String,
-    tenant_id: String,
-    event_type: String,
-    payload: String,
-    created_at: i64,
+db_row! {
+    struct EventRow {
+        id: String,
+        tenant_id: String,
+        event_type: String,
+        payload: String,
+        created_at: i64,
+    }
 }
 
 fn json(column: &'static str, text: &str) -> Result<serde_json::Value, StoreError> {
@@ -216,18 +219,19 @@ impl TryFrom<EventRow> for Event {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct DeliveryRow {
-    id: String,
-    tenant_id: String,
-    event_id: String,
-    attempt: i64,
-    status: String,
-    response_status: Option<i64>,
-    error: Option<String>,
-    latency_ms: Option<i64>,
-    next_attempt_at: Option<i64>,
-    created_at: i64,
+db_row! {
+    struct DeliveryRow {
+        id: String,
+        tenant_id: String,
+        event_id: String,
+        attempt: i64,
+        status: String,
+        response_status: Option<i64>,
+        error: Option<String>,
+        latency_ms: Option<i64>,
+        next_attempt_at: Option<i64>,
+        created_at: i64,
+    }
 }
 
 impl TryFrom<DeliveryRow> for Delivery {
@@ -248,16 +252,17 @@ impl TryFrom<DeliveryRow> for Delivery {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct AlertRow {
-    id: String,
-    tenant_id: Option<String>,
-    kind: String,
-    severity: String,
-    message: String,
-    details: String,
-    created_at: i64,
-    resolved_at: Option<i64>,
+db_row! {
+    struct AlertRow {
+        id: String,
+        tenant_id: Option<String>,
+        kind: String,
+        severity: String,
+        message: String,
+        details: String,
+        created_at: i64,
+        resolved_at: Option<i64>,
+    }
 }
 
 impl TryFrom<AlertRow> for Alert {

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::audit::{Audit, AuditRecord};
-use crate::db::{args, from_ms, from_ms_opt, parse_col};
+use crate::db::{args, db_row, from_ms, from_ms_opt, parse_col};
 use crate::error::StoreError;
 use crate::page::{Page, Paged};
 use crate::repo::tenants::{Tenant, TenantRow};
@@ -98,16 +98,17 @@ pub struct Authenticated {
     pub tenant: Tenant,
 }
 
-#[derive(sqlx::FromRow)]
-struct KeyRow {
-    id: String,
-    tenant_id: String,
-    name: String,
-    prefix: String,
-    scopes: String,
-    created_at: i64,
-    last_used_at: Option<i64>,
-    revoked_at: Option<i64>,
+db_row! {
+    struct KeyRow {
+        id: String,
+        tenant_id: String,
+        name: String,
+        prefix: String,
+        scopes: String,
+        created_at: i64,
+        last_used_at: Option<i64>,
+        revoked_at: Option<i64>,
+    }
 }
 
 /// A key with its tenant's columns (`authenticate`'s join).
@@ -121,6 +122,21 @@ struct AuthRow {
     tenant_default_channel_id: Option<String>,
     tenant_created_at: i64,
     tenant_updated_at: i64,
+}
+
+// By hand: `db_row!` cannot express `flatten`.
+impl crate::sqlite::SqliteDecode for AuthRow {
+    fn decode(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(AuthRow {
+            key: KeyRow::decode(row)?,
+            tenant_name: row.get("tenant_name")?,
+            tenant_status: row.get("tenant_status")?,
+            tenant_contact_email: row.get("tenant_contact_email")?,
+            tenant_default_channel_id: row.get("tenant_default_channel_id")?,
+            tenant_created_at: row.get("tenant_created_at")?,
+            tenant_updated_at: row.get("tenant_updated_at")?,
+        })
+    }
 }
 
 impl TryFrom<KeyRow> for ApiKey {

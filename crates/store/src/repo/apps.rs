@@ -9,7 +9,7 @@ use secrecy::SecretString;
 use time::OffsetDateTime;
 
 use crate::audit::{Audit, AuditRecord};
-use crate::db::{args, from_ms, parse_col};
+use crate::db::{args, db_row, from_ms, parse_col};
 use crate::envelope::FieldContext;
 use crate::error::StoreError;
 use crate::repo::{check_name, ensure_tenant};
@@ -24,13 +24,14 @@ pub struct App {
     pub updated_at: OffsetDateTime,
 }
 
-#[derive(sqlx::FromRow)]
-struct AppRow {
-    appid: String,
-    tenant_id: String,
-    name: String,
-    created_at: i64,
-    updated_at: i64,
+db_row! {
+    struct AppRow {
+        appid: String,
+        tenant_id: String,
+        name: String,
+        created_at: i64,
+        updated_at: i64,
+    }
 }
 
 impl TryFrom<AppRow> for App {
@@ -109,6 +110,27 @@ impl Apps<'_> {
             .all(
                 select!("WHERE tenant_id = $1 ORDER BY appid"),
                 args![tenant.as_str()],
+            )
+            .await?;
+        rows.into_iter().map(App::try_from).collect()
+    }
+
+    /// What a new order may go to: the `requested` app if it is the tenant's, else up to two
+    /// of its apps — enough to tell "the only one" from "none" and "several" without listing
+    /// them all.
+    pub async fn order_candidates(
+        &self,
+        tenant: &TenantId,
+        requested: Option<&AppId>,
+    ) -> Result<Vec<App>, StoreError> {
+        let rows: Vec<AppRow> = self
+            .store
+            .pool()
+            .all(
+                select!(
+                    "WHERE tenant_id = $1 AND ($2 IS NULL OR appid = $2) ORDER BY appid LIMIT 2"
+                ),
+                args![tenant.as_str(), requested.map(AppId::as_str)],
             )
             .await?;
         rows.into_iter().map(App::try_from).collect()

@@ -12,7 +12,7 @@ use secrecy::SecretString;
 use time::OffsetDateTime;
 
 use crate::audit::{Audit, AuditRecord};
-use crate::db::{args, from_ms, parse_col};
+use crate::db::{args, db_row, from_ms, parse_col};
 use crate::error::StoreError;
 use crate::page::{Page, Paged};
 use crate::repo::check_name;
@@ -80,16 +80,17 @@ pub struct OperatorUpdate {
     pub disabled: Option<bool>,
 }
 
-#[derive(sqlx::FromRow)]
-struct OperatorRow {
-    id: String,
-    username: String,
-    password_hash: String,
-    role: String,
-    disabled: bool,
-    token_version: i64,
-    created_at: i64,
-    updated_at: i64,
+db_row! {
+    struct OperatorRow {
+        id: String,
+        username: String,
+        password_hash: String,
+        role: String,
+        disabled: bool,
+        token_version: i64,
+        created_at: i64,
+        updated_at: i64,
+    }
 }
 
 impl OperatorRow {

@@ -76,66 +76,99 @@ impl Orders<'_> {
         let now = self.store.now_ms();
         let mut tx = self.store.write_tx().await?;
         let order = lock_order_in(&mut tx, tenant, id).await?;
-        let bound = match payer {
-            Some(openid) => Some(bind_in(&mut tx, tenant, &order, openid).await?),
-            None => order.payer_openid.clone(),
+        // Decided on the locked row; the one UPDATE below then binds, moves and stores.
+        let bound = match (payer, &order.payer_openid) {
+            (Some(openid), Some(bound)) if bound != openid => {
+                return Err(StoreError::PayerMismatch);
+            }
+            (Some(openid), _) => Some(openid.clone()),
+            (None, bound) => bound.clone(),
         };
         if prepay.trade_type == OrderTradeType::Jsapi && bound.is_none() {
             return Err(StoreError::invalid("payer_openid", "is required for JSAPI"));
         }
-        match order.state {
-            OrderState::Created | OrderState::PayError => {
-                let step = (order.state, OrderState::Pending);
-                transition_in(
-                    &mut tx,
-                    now,
-                    tenant,
-                    id,
-                    step,
-                    &OrderChange::cause("prepay"),
-                )
-                .await?;
-            }
-            OrderState::Pending => {}
+        let from = match order.state {
+            s @ (OrderState::Created | OrderState::PayError | OrderState::Pending) => s,
             actual => {
                 return Err(StoreError::StateMismatch {
                     expected: OrderState::Pending,
                     actual,
                 });
             }
+        };
+        let to = OrderState::Pending;
+        if from != to {
+            from.transition_to(to)?;
         }
-        tx.execute(
-            "UPDATE orders SET trade_type = $1, prepay_id = $2, code_url = $3, \
-             prepay_expires_at = $4, client_ip = COALESCE($5, client_ip), updated_at = $6 \
-             WHERE tenant_id = $7 AND id = $8",
-            args![
-                prepay.trade_type.as_str(),
-                prepay.prepay_id.clone(),
-                prepay.code_url.clone(),
-                prepay.prepay_expires_at,
-                prepay.client_ip.clone(),
-                now,
-                tenant.as_str(),
-                id.as_str()
-            ],
-        )
-        .await?;
+        // The order as it now is comes back with the write: no read after the commit.
+        let after: Option<OrderRow> = tx
+            .optional(
+                concat!(
+                    "UPDATE orders SET state = $1, trade_type = $2, prepay_id = $3, \
+                     code_url = $4, prepay_expires_at = $5, client_ip = COALESCE($6, client_ip), \
+                     payer_openid = COALESCE(payer_openid, $7), updated_at = $8 \
+                     WHERE tenant_id = $9 AND id = $10 AND state = $11 RETURNING ",
+                    order_columns!()
+                ),
+                args![
+                    to.as_str(),
+                    prepay.trade_type.as_str(),
+                    prepay.prepay_id.clone(),
+                    prepay.code_url.clone(),
+                    prepay.prepay_expires_at,
+                    prepay.client_ip.clone(),
+                    bound.as_ref().map(|o| o.as_str().to_owned()),
+                    now,
+                    tenant.as_str(),
+                    id.as_str(),
+                    from.as_str()
+                ],
+            )
+            .await?;
+        // Unreachable while the row is locked; a compare-and-set all the same.
+        let after = after.ok_or(StoreError::StateMismatch {
+            expected: from,
+            actual: order.state,
+        })?;
+        if from != to {
+            let step = (from, to);
+            insert_history(&mut tx, now, tenant, id, step, "prepay").await?;
+        }
         tx.commit().await?;
-        self.get_order(tenant, id).await
+        after.try_into()
     }
 
     /// Binds the order to `openid` if it has no payer; see the module docs.
+    ///
+    /// One conditional `UPDATE … RETURNING` (atomic on both engines, so no transaction): it
+    /// matches an unbound order or one bound to `openid` already. Only when it matches nothing
+    /// is the order read, to tell a missing order from one bound to someone else.
     pub async fn bind_payer(
         &self,
         tenant: &TenantId,
         id: &OrderId,
         openid: &OpenId,
     ) -> Result<Order, StoreError> {
-        let mut tx = self.store.write_tx().await?;
-        let order = lock_order_in(&mut tx, tenant, id).await?;
-        bind_in(&mut tx, tenant, &order, openid).await?;
-        tx.commit().await?;
-        self.get_order(tenant, id).await
+        let bound: Option<OrderRow> = self
+            .store
+            .pool()
+            .optional(
+                concat!(
+                    "UPDATE orders SET payer_openid = $1 WHERE tenant_id = $2 AND id = $3 \
+                     AND (payer_openid IS NULL OR payer_openid = $1) RETURNING ",
+                    order_columns!()
+                ),
+                args![openid.as_str(), tenant.as_str(), id.as_str()],
+            )
+            .await?;
+        if let Some(row) = bound {
+            return row.try_into();
+        }
+        let order = self.get_order(tenant, id).await?;
+        match &order.payer_openid {
+            Some(payer) if payer == openid => Ok(order),
+            _ => Err(StoreError::PayerMismatch),
+        }
     }
 
     /// Claims up to `limit` orders (all tenants) the reconciliation worker must look at:
@@ -216,28 +249,6 @@ pub(crate) async fn lock_order_in(
     row.ok_or(StoreError::not_found("order"))?.try_into()
 }
 
-/// Binds `openid` to a locked order; returns the payer now bound.
-async fn bind_in(
-    tx: &mut Tx,
-    tenant: &TenantId,
-    order: &Order,
-    openid: &OpenId,
-) -> Result<OpenId, StoreError> {
-    match &order.payer_openid {
-        Some(bound) if bound == openid => Ok(bound.clone()),
-        Some(_) => Err(StoreError::PayerMismatch),
-        None => {
-            tx.execute(
-                "UPDATE orders SET payer_openid = $1 WHERE tenant_id = $2 AND id = $3 \
-                 AND payer_openid IS NULL",
-                args![openid.as_str(), tenant.as_str(), order.id.as_str()],
-            )
-            .await?;
-            Ok(openid.clone())
-        }
-    }
-}
-
 /// The compare-and-set transition every order state change goes through (see
 /// [`Orders::transition`] for the outcomes), inside the caller's transaction.
 pub(crate) async fn transition_in(
@@ -245,20 +256,41 @@ pub(crate) async fn transition_in(
     now: i64,
     tenant: &TenantId,
     id: &OrderId,
-    (expected_from, to): (OrderState, OrderState),
+    step: (OrderState, OrderState),
     change: &OrderChange,
 ) -> Result<Transition, StoreError> {
-    expected_from.transition_to(to)?;
-    let changed = if expected_from == to {
-        0
+    let after = transition_returning(tx, now, tenant, id, step, change).await?;
+    Ok(if after.is_some() {
+        Transition::Applied
     } else {
-        tx.execute(
-            "UPDATE orders SET state = $1, updated_at = $2, \
-             paid_at = CASE WHEN $1 = 'PAID' AND paid_at IS NULL THEN COALESCE($3, $2) \
-             ELSE paid_at END, \
-             transaction_id = COALESCE($4, transaction_id), \
-             payer_openid = COALESCE(payer_openid, $5) \
-             WHERE tenant_id = $6 AND id = $7 AND state = $8",
+        Transition::NoOp
+    })
+}
+
+/// [`transition_in`], returning the order as the transition left it (`None`: `NoOp`). The
+/// `UPDATE … RETURNING` reads it back in the same statement.
+pub(crate) async fn transition_returning(
+    tx: &mut Tx,
+    now: i64,
+    tenant: &TenantId,
+    id: &OrderId,
+    (expected_from, to): (OrderState, OrderState),
+    change: &OrderChange,
+) -> Result<Option<Order>, StoreError> {
+    expected_from.transition_to(to)?;
+    let after: Option<OrderRow> = if expected_from == to {
+        None
+    } else {
+        tx.optional(
+            concat!(
+                "UPDATE orders SET state = $1, updated_at = $2, \
+                 paid_at = CASE WHEN $1 = 'PAID' AND paid_at IS NULL THEN COALESCE($3, $2) \
+                 ELSE paid_at END, \
+                 transaction_id = COALESCE($4, transaction_id), \
+                 payer_openid = COALESCE(payer_openid, $5) \
+                 WHERE tenant_id = $6 AND id = $7 AND state = $8 RETURNING ",
+                order_columns!()
+            ),
             args![
                 to.as_str(),
                 now,
@@ -272,7 +304,7 @@ pub(crate) async fn transition_in(
         )
         .await?
     };
-    if changed == 0 {
+    let Some(after) = after else {
         let row: Option<(String,)> = tx
             .optional(
                 "SELECT state FROM orders WHERE tenant_id = $1 AND id = $2",
@@ -282,26 +314,40 @@ pub(crate) async fn transition_in(
         let (actual,) = row.ok_or(StoreError::not_found("order"))?;
         let actual = parse_state(&actual)?;
         return if actual == to {
-            Ok(Transition::NoOp)
+            Ok(None)
         } else {
             Err(StoreError::StateMismatch {
                 expected: expected_from,
                 actual,
             })
         };
-    }
+    };
+    let step = (expected_from, to);
+    insert_history(tx, now, tenant, id, step, &change.cause).await?;
+    Ok(Some(after.try_into()?))
+}
+
+/// The history row of an applied transition.
+async fn insert_history(
+    tx: &mut Tx,
+    now: i64,
+    tenant: &TenantId,
+    id: &OrderId,
+    (from, to): (OrderState, OrderState),
+    cause: &str,
+) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO order_transitions (tenant_id, order_id, from_state, to_state, cause, at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
         args![
             tenant.as_str(),
             id.as_str(),
-            expected_from.as_str(),
+            from.as_str(),
             to.as_str(),
-            change.cause.as_str(),
+            cause,
             now
         ],
     )
     .await?;
-    Ok(Transition::Applied)
+    Ok(())
 }

@@ -12,7 +12,7 @@ use paygate_core::{
 use time::OffsetDateTime;
 
 use crate::audit::{Audit, AuditRecord};
-use crate::db::{args, from_ms, from_ms_opt, parse_col, parse_opt};
+use crate::db::{args, db_row, from_ms, from_ms_opt, parse_col, parse_opt};
 use crate::error::StoreError;
 use crate::page::{Page, Paged};
 use crate::repo::order_payments::{OrderChange, transition_in};
@@ -119,30 +119,55 @@ pub struct OrderFilter {
     pub channel_id: Option<ChannelId>,
 }
 
+db_row! {
+    pub(crate) struct OrderRow {
+        id: String,
+        tenant_id: String,
+        appid: String,
+        channel_id: String,
+        out_trade_no: String,
+        amount: i64,
+        currency: String,
+        description: String,
+        attach: Option<String>,
+        trade_type: String,
+        state: String,
+        payer_openid: Option<String>,
+        prepay_id: Option<String>,
+        prepay_expires_at: Option<i64>,
+        code_url: Option<String>,
+        transaction_id: Option<String>,
+        client_ip: Option<String>,
+        expires_at: Option<i64>,
+        paid_at: Option<i64>,
+        refunded_amount: i64,
+        created_at: i64,
+        updated_at: i64,
+    }
+}
+
+/// An order row joined with one of its history rows (all `t_` columns NULL when it has none).
 #[derive(sqlx::FromRow)]
-pub(crate) struct OrderRow {
-    id: String,
-    tenant_id: String,
-    appid: String,
-    channel_id: String,
-    out_trade_no: String,
-    amount: i64,
-    currency: String,
-    description: String,
-    attach: Option<String>,
-    trade_type: String,
-    state: String,
-    payer_openid: Option<String>,
-    prepay_id: Option<String>,
-    prepay_expires_at: Option<i64>,
-    code_url: Option<String>,
-    transaction_id: Option<String>,
-    client_ip: Option<String>,
-    expires_at: Option<i64>,
-    paid_at: Option<i64>,
-    refunded_amount: i64,
-    created_at: i64,
-    updated_at: i64,
+struct OrderHistoryRow {
+    #[sqlx(flatten)]
+    order: OrderRow,
+    t_from: Option<String>,
+    t_to: Option<String>,
+    t_cause: Option<String>,
+    t_at: Option<i64>,
+}
+
+// By hand: `db_row!` cannot express `flatten`.
+impl crate::sqlite::SqliteDecode for OrderHistoryRow {
+    fn decode(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(OrderHistoryRow {
+            order: OrderRow::decode(row)?,
+            t_from: row.get("t_from")?,
+            t_to: row.get("t_to")?,
+            t_cause: row.get("t_cause")?,
+            t_at: row.get("t_at")?,
+        })
+    }
 }
 
 pub(crate) fn parse_state(s: &str) -> Result<OrderState, StoreError> {
@@ -222,43 +247,51 @@ impl Orders<'_> {
         let id: OrderId = self.store.new_id();
         let now = self.store.now_ms();
         let mut tx = self.store.write_tx().await?;
-        let owned: Option<(String,)> = tx
+        // The app and the channel must be the tenant's: checked by the insert itself, which
+        // inserts nothing otherwise, and returns the new row (no read after the commit).
+        let created: Option<OrderRow> = tx
             .optional(
-                "SELECT appid FROM apps WHERE tenant_id = $1 AND appid = $2",
-                args![tenant.as_str(), new.appid.as_str()],
+                concat!(
+                    "INSERT INTO orders (id, tenant_id, appid, channel_id, out_trade_no, amount, \
+                     currency, description, attach, trade_type, state, payer_openid, client_ip, \
+                     expires_at, refunded_amount, created_at, updated_at) \
+                     SELECT $1, $2, $3, $4, $5, $6, 'CNY', $7, $8, $9, 'CREATED', $10, $11, $12, \
+                     0, $13, $13 \
+                     WHERE EXISTS (SELECT 1 FROM apps WHERE tenant_id = $2 AND appid = $3) \
+                     AND EXISTS (SELECT 1 FROM channels WHERE tenant_id = $2 AND id = $4) \
+                     RETURNING ",
+                    order_columns!()
+                ),
+                args![
+                    id.as_str(),
+                    tenant.as_str(),
+                    new.appid.as_str(),
+                    new.channel_id.as_str(),
+                    new.out_trade_no.as_str(),
+                    new.amount.fen(),
+                    new.description.as_str(),
+                    new.attach.clone(),
+                    new.trade_type.as_str(),
+                    new.payer_openid.as_ref().map(|o| o.as_str().to_owned()),
+                    new.client_ip.clone(),
+                    new.expires_at,
+                    now
+                ],
             )
             .await?;
-        owned.ok_or(StoreError::not_found("app"))?;
-        let owned: Option<(String,)> = tx
-            .optional(
-                "SELECT id FROM channels WHERE tenant_id = $1 AND id = $2",
-                args![tenant.as_str(), new.channel_id.as_str()],
-            )
-            .await?;
-        owned.ok_or(StoreError::not_found("channel"))?;
-        tx.execute(
-            "INSERT INTO orders (id, tenant_id, appid, channel_id, out_trade_no, amount, \
-             currency, description, attach, trade_type, state, payer_openid, client_ip, \
-             expires_at, refunded_amount, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'CNY', $7, $8, $9, 'CREATED', $10, $11, $12, 0, \
-             $13, $13)",
-            args![
-                id.as_str(),
-                tenant.as_str(),
-                new.appid.as_str(),
-                new.channel_id.as_str(),
-                new.out_trade_no.as_str(),
-                new.amount.fen(),
-                new.description.as_str(),
-                new.attach.clone(),
-                new.trade_type.as_str(),
-                new.payer_openid.as_ref().map(|o| o.as_str().to_owned()),
-                new.client_ip.clone(),
-                new.expires_at,
-                now
-            ],
-        )
-        .await?;
+        let Some(created) = created else {
+            let app: Option<(String,)> = tx
+                .optional(
+                    "SELECT appid FROM apps WHERE tenant_id = $1 AND appid = $2",
+                    args![tenant.as_str(), new.appid.as_str()],
+                )
+                .await?;
+            return Err(StoreError::not_found(if app.is_none() {
+                "app"
+            } else {
+                "channel"
+            }));
+        };
         AuditRecord::tenant(tenant, "order.create", id.as_str())
             .summary(serde_json::json!({
                 "out_trade_no": new.out_trade_no.as_str(),
@@ -269,7 +302,7 @@ impl Orders<'_> {
             .write(self.store, &mut tx, audit)
             .await?;
         tx.commit().await?;
-        self.get_order(tenant, &id).await
+        created.try_into()
     }
 
     /// The order alone (no history: one statement, for paths that only need the row).
@@ -285,29 +318,48 @@ impl Orders<'_> {
         row.ok_or(StoreError::not_found("order"))?.try_into()
     }
 
-    /// The order with its state history.
+    /// The order with its state history, in one statement: the order's columns repeat on
+    /// each history row (a `LEFT JOIN`, so an order without history is one row of NULLs).
     pub async fn get(&self, tenant: &TenantId, id: &OrderId) -> Result<OrderDetail, StoreError> {
-        let order = self.get_order(tenant, id).await?;
-        let rows: Vec<(String, String, String, i64)> = self
+        let rows: Vec<OrderHistoryRow> = self
             .store
             .pool()
             .all(
-                "SELECT from_state, to_state, cause, at FROM order_transitions \
-                 WHERE tenant_id = $1 AND order_id = $2 ORDER BY id",
+                "SELECT o.id AS id, o.tenant_id AS tenant_id, o.appid AS appid, \
+                 o.channel_id AS channel_id, o.out_trade_no AS out_trade_no, \
+                 o.amount AS amount, o.currency AS currency, o.description AS description, \
+                 o.attach AS attach, o.trade_type AS trade_type, o.state AS state, \
+                 o.payer_openid AS payer_openid, o.prepay_id AS prepay_id, \
+                 o.prepay_expires_at AS prepay_expires_at, o.code_url AS code_url, \
+                 o.transaction_id AS transaction_id, o.client_ip AS client_ip, \
+                 o.expires_at AS expires_at, o.paid_at AS paid_at, \
+                 o.refunded_amount AS refunded_amount, o.created_at AS created_at, \
+                 o.updated_at AS updated_at, \
+                 t.from_state AS t_from, t.to_state AS t_to, t.cause AS t_cause, t.at AS t_at \
+                 FROM orders o LEFT JOIN order_transitions t \
+                 ON t.tenant_id = o.tenant_id AND t.order_id = o.id \
+                 WHERE o.tenant_id = $1 AND o.id = $2 ORDER BY t.id",
                 args![tenant.as_str(), id.as_str()],
             )
             .await?;
-        let history = rows
-            .into_iter()
-            .map(|(from, to, cause, at)| {
-                Ok(OrderTransition {
-                    from: parse_state(&from)?,
-                    to: parse_state(&to)?,
-                    cause,
+        let mut history = Vec::with_capacity(rows.len());
+        let mut order = None;
+        for row in rows {
+            if let (Some(from), Some(to), Some(cause), Some(at)) =
+                (&row.t_from, &row.t_to, &row.t_cause, row.t_at)
+            {
+                history.push(OrderTransition {
+                    from: parse_state(from)?,
+                    to: parse_state(to)?,
+                    cause: cause.clone(),
                     at: from_ms(at)?,
-                })
-            })
-            .collect::<Result<_, StoreError>>()?;
+                });
+            }
+            if order.is_none() {
+                order = Some(Order::try_from(row.order)?);
+            }
+        }
+        let order = order.ok_or(StoreError::not_found("order"))?;
         Ok(OrderDetail { order, history })
     }
 

@@ -10,7 +10,7 @@ use paygate_core::{ChannelId, TenantId};
 use time::OffsetDateTime;
 
 use crate::audit::{Audit, AuditRecord};
-use crate::db::{args, from_ms, parse_col, parse_opt};
+use crate::db::{args, db_row, from_ms, parse_col, parse_opt};
 use crate::error::StoreError;
 use crate::page::{Page, Paged};
 use crate::repo::check_name;
@@ -77,15 +77,16 @@ pub struct TenantUpdate {
     pub default_channel_id: Option<Option<ChannelId>>,
 }
 
-#[derive(sqlx::FromRow)]
-pub(crate) struct TenantRow {
-    pub(crate) id: String,
-    pub(crate) name: String,
-    pub(crate) status: String,
-    pub(crate) contact_email: Option<String>,
-    pub(crate) default_channel_id: Option<String>,
-    pub(crate) created_at: i64,
-    pub(crate) updated_at: i64,
+db_row! {
+    pub(crate) struct TenantRow {
+        pub(crate) id: String,
+        pub(crate) name: String,
+        pub(crate) status: String,
+        pub(crate) contact_email: Option<String>,
+        pub(crate) default_channel_id: Option<String>,
+        pub(crate) created_at: i64,
+        pub(crate) updated_at: i64,
+    }
 }
 
 impl TryFrom<TenantRow> for Tenant {

@@ -9,7 +9,7 @@ use paygate_core::{AppId, OpenId, TenantId};
 use secrecy::SecretString;
 use time::OffsetDateTime;
 
-use crate::db::{args, from_ms, parse_col};
+use crate::db::{args, db_row, from_ms, parse_col};
 use crate::envelope::FieldContext;
 use crate::error::StoreError;
 use crate::store::Store;
@@ -24,14 +24,15 @@ pub struct User {
     pub updated_at: OffsetDateTime,
 }
 
-#[derive(sqlx::FromRow)]
-struct UserRow {
-    tenant_id: String,
-    appid: String,
-    openid: String,
-    unionid: Option<String>,
-    created_at: i64,
-    updated_at: i64,
+db_row! {
+    struct UserRow {
+        tenant_id: String,
+        appid: String,
+        openid: String,
+        unionid: Option<String>,
+        created_at: i64,
+        updated_at: i64,
+    }
 }
 
 impl TryFrom<UserRow> for User {

@@ -15,7 +15,7 @@ use paygate_core::{DeliveryId, EventId, TenantId};
 use time::{Duration, OffsetDateTime};
 
 use crate::audit::{Audit, AuditRecord};
-use crate::db::{Tx, args, dialect, from_ms, from_ms_opt, parse_col};
+use crate::db::{Tx, args, db_row, dialect, from_ms, from_ms_opt, parse_col};
 use crate::error::StoreError;
 use crate::page::{Page, Paged};
 use crate::repo::activity::DeliveryStatus;
@@ -83,21 +83,22 @@ macro_rules! event_columns {
     };
 }
 
-#[derive(sqlx::FromRow)]
-struct QueuedRow {
-    id: String,
-    tenant_id: String,
-    event_type: String,
-    payload: String,
-    order_id: Option<String>,
-    created_at: i64,
-    delivery_status: String,
-    attempts: i64,
-    schedule_base: i64,
-    next_attempt_at: i64,
-    last_status_code: Option<i64>,
-    last_latency_ms: Option<i64>,
-    delivered_at: Option<i64>,
+db_row! {
+    struct QueuedRow {
+        id: String,
+        tenant_id: String,
+        event_type: String,
+        payload: String,
+        order_id: Option<String>,
+        created_at: i64,
+        delivery_status: String,
+        attempts: i64,
+        schedule_base: i64,
+        next_attempt_at: i64,
+        last_status_code: Option<i64>,
+        last_latency_ms: Option<i64>,
+        delivered_at: Option<i64>,
+    }
 }
 
 impl TryFrom<QueuedRow> for QueuedEvent {

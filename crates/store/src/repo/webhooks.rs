@@ -13,7 +13,7 @@ use secrecy::SecretString;
 use time::OffsetDateTime;
 
 use crate::audit::{Audit, AuditRecord};
-use crate::db::{args, from_ms, from_ms_opt, parse_col};
+use crate::db::{args, db_row, from_ms, from_ms_opt, parse_col};
 use crate::envelope::FieldContext;
 use crate::error::StoreError;
 use crate::repo::ensure_tenant;
@@ -36,15 +36,16 @@ pub struct WebhookEndpoint {
     pub updated_at: OffsetDateTime,
 }
 
-#[derive(sqlx::FromRow)]
-struct EndpointRow {
-    tenant_id: String,
-    url: String,
-    paused: bool,
-    disabled_at: Option<i64>,
-    disabled_reason: Option<String>,
-    created_at: i64,
-    updated_at: i64,
+db_row! {
+    struct EndpointRow {
+        tenant_id: String,
+        url: String,
+        paused: bool,
+        disabled_at: Option<i64>,
+        disabled_reason: Option<String>,
+        created_at: i64,
+        updated_at: i64,
+    }
 }
 
 impl TryFrom<EndpointRow> for WebhookEndpoint {

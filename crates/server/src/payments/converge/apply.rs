@@ -8,8 +8,8 @@
 
 use paygate_core::{OrderState, PaymentStatus, RefundStatus, Transition};
 use paygate_store::{
-    AlertSeverity, NewAlert, NewNotification, Order, OrderChange, Recorded, Refund, RefundChange,
-    Store, StoreError, StoreTx,
+    AlertSeverity, Channel, NewAlert, NewNotification, Order, OrderChange, Recorded, Refund,
+    RefundChange, Store, StoreError, StoreTx,
 };
 
 use super::{
@@ -101,17 +101,28 @@ async fn finish(
 
 /// Applies WeChat's report on a payment to `order`, recording `notification` (if any) in the
 /// same transaction. `cause` goes to the history row (`notify`, `query`, `reconcile`).
+///
+/// `channel` is the one the caller holds (the notification's, or the one it queried through):
+/// WeChat's `mch_id` is checked against it when it is the order's channel, which it almost
+/// always is; otherwise the order's own channel is read.
 pub async fn apply_payment_status(
     store: &Store,
     order: &Order,
+    channel: &Channel,
     status: &PaymentStatus,
     cause: &str,
     notification: Option<&NewNotification>,
 ) -> Result<ConvergeOutcome, ConvergeError> {
-    let channel = store
-        .channels()
-        .get_channel(&order.tenant_id, &order.channel_id)
-        .await?;
+    let read;
+    let channel = if channel.tenant_id == order.tenant_id && channel.id == order.channel_id {
+        channel
+    } else {
+        read = store
+            .channels()
+            .get_channel(&order.tenant_id, &order.channel_id)
+            .await?;
+        &read
+    };
     let checked = check_payment(order, channel.mch_id.as_str(), status);
     let Some((mut tx, recorded)) = open(store, notification).await? else {
         return Ok(ConvergeOutcome::Duplicate);
@@ -190,13 +201,12 @@ async fn transition(
     change: &OrderChange,
     event: &'static str,
 ) -> Result<ConvergeOutcome, ConvergeError> {
-    let t = tx
-        .transition_order(&current.tenant_id, &current.id, current.state, to, change)
-        .await?;
-    if t == Transition::NoOp {
+    let Some(after) = tx
+        .transition_order_returning(&current.tenant_id, &current.id, current.state, to, change)
+        .await?
+    else {
         return Ok(ConvergeOutcome::Unchanged);
-    }
-    let after = tx.lock_order(&current.tenant_id, &current.id).await?;
+    };
     let payload = serde_json::to_value(OrderView::from(after))?;
     tx.append_event(&current.tenant_id, event, &payload, Some(&current.id))
         .await?;

@@ -17,7 +17,7 @@ use secrecy::SecretString;
 use time::OffsetDateTime;
 
 use crate::audit::{Audit, AuditRecord};
-use crate::db::{Tx, args, from_ms, from_ms_opt, parse_col, parse_opt};
+use crate::db::{Tx, args, db_row, from_ms, from_ms_opt, parse_col, parse_opt};
 use crate::envelope::FieldContext;
 use crate::error::StoreError;
 use crate::page::{Page, Paged};
@@ -108,17 +108,18 @@ pub struct ChannelUpdate {
     pub status: Option<ChannelStatus>,
 }
 
-#[derive(sqlx::FromRow)]
-struct ChannelRow {
-    id: String,
-    tenant_id: String,
-    kind: String,
-    mch_id: String,
-    name: String,
-    status: String,
-    current_version: i64,
-    created_at: i64,
-    updated_at: i64,
+db_row! {
+    struct ChannelRow {
+        id: String,
+        tenant_id: String,
+        kind: String,
+        mch_id: String,
+        name: String,
+        status: String,
+        current_version: i64,
+        created_at: i64,
+        updated_at: i64,
+    }
 }
 
 impl TryFrom<ChannelRow> for Channel {
@@ -139,14 +140,15 @@ impl TryFrom<ChannelRow> for Channel {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct VersionRow {
-    version: i64,
-    merchant_serial: Option<String>,
-    certificate_not_after: Option<i64>,
-    appid: Option<String>,
-    created_at: i64,
-    retired_at: Option<i64>,
+db_row! {
+    struct VersionRow {
+        version: i64,
+        merchant_serial: Option<String>,
+        certificate_not_after: Option<i64>,
+        appid: Option<String>,
+        created_at: i64,
+        retired_at: Option<i64>,
+    }
 }
 
 impl VersionRow {
@@ -276,6 +278,33 @@ impl Channels<'_> {
             )
             .await?;
         Paged::from_probe(rows, page, |r| r.id.clone()).try_map(Channel::try_from)
+    }
+
+    /// What a new order may go to: the `requested` channel (whatever its status) if it is the
+    /// tenant's; else up to two active channels, `default` first when it is one of them —
+    /// enough to pick the default or the only active channel, or to tell there is none.
+    pub async fn order_candidates(
+        &self,
+        tenant: &TenantId,
+        requested: Option<&ChannelId>,
+        default: Option<&ChannelId>,
+    ) -> Result<Vec<Channel>, StoreError> {
+        let rows: Vec<ChannelRow> = self
+            .store
+            .pool()
+            .all(
+                select!(
+                    "WHERE tenant_id = $1 AND (id = $2 OR ($2 IS NULL AND status = 'active')) \
+                     ORDER BY CASE WHEN id = $3 THEN 0 ELSE 1 END, id LIMIT 2"
+                ),
+                args![
+                    tenant.as_str(),
+                    requested.map(ChannelId::as_str),
+                    default.map(ChannelId::as_str)
+                ],
+            )
+            .await?;
+        rows.into_iter().map(Channel::try_from).collect()
     }
 
     /// The channel alone, without its versions.
