@@ -12,13 +12,14 @@
 //!
 //! Modules: [`procs`] (the child processes), [`seed`] (tenants through the admin API),
 //! [`receiver`] (the webhook endpoint), [`load`] (the payment driver), [`procstat`] (`/proc`),
-//! [`stats`] (percentiles, slopes), [`floor`] (the v3 crypto floor), [`report`] (table and
-//! JSON), [`runner`] (the `paygate bench` command: phases and the standard suite),
-//! [`pgdb`] (a throwaway database on a given PostgreSQL server); [`pgcluster`], [`chaos`],
-//! [`verify`] (crash runs).
+//! [`stats`] (percentiles, slopes), [`floor`] (the v3 crypto floor), [`httpfloor`] (the
+//! server's CPU per bare HTTP request), [`report`] (table and JSON), [`runner`] (the
+//! `paygate bench` command: phases and the standard suite), [`pgdb`] (a throwaway database on a
+//! given PostgreSQL server); [`pgcluster`], [`chaos`], [`verify`] (crash runs).
 
 pub mod chaos;
 pub mod floor;
+pub mod httpfloor;
 pub mod load;
 pub mod pgcluster;
 pub mod pgdb;

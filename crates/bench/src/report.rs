@@ -1,9 +1,11 @@
 //! What a bench run tells: a human table (throughput, per-step latency percentiles, server CPU
-//! per payment, the v3 crypto floor, resident memory, errors, target ✓/✗ lines) and the same
-//! numbers as JSON, with the exact command line and the machine they were measured on.
+//! per payment, the v3 crypto floor, the HTTP floor per stack, resident memory, errors, target
+//! ✓/✗ lines) and the same numbers as JSON, with the exact command line and the machine they
+//! were measured on.
 //!
-//! Every number here comes from a [`LoadResult`], a [`Floor`] or `/proc` of this run; a value
-//! that was not measured is `null` in JSON and "n/a" in the table, never a default.
+//! Every number here comes from a [`LoadResult`], a [`Floor`], an [`HttpFloor`] or `/proc` of
+//! this run; a value that was not measured is `null` in JSON and "n/a" in the table, never a
+//! default.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -11,6 +13,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::floor::Floor;
+use crate::httpfloor::{self, HttpFloor};
 use crate::load::{CpuWindow, LoadResult, Pacing, Step};
 use crate::seed::Protocol;
 use crate::stats::{LatencySummary, RssSummary};
@@ -249,6 +252,9 @@ pub struct BenchReport {
     /// The server settings and run options the numbers depend on.
     pub settings: serde_json::Value,
     pub floor: Option<Floor>,
+    /// Server CPU per bare `GET /healthz`, per stack (database label); a stack is missing when
+    /// the floor was disabled or its server's CPU could not be read.
+    pub http_floor: BTreeMap<String, HttpFloor>,
     pub phases: Vec<PhaseReport>,
     /// Closed-loop throughput per phase group, payments/s (the saturating load).
     pub saturation: BTreeMap<String, f64>,
@@ -296,6 +302,12 @@ pub fn render_text(r: &BenchReport) -> String {
                 "  {} × {:<58} {:>9.1} µs",
                 i.per_payment, i.operation, i.cpu_us_each
             );
+        }
+    }
+    if !r.http_floor.is_empty() {
+        let _ = writeln!(s);
+        for (label, f) in &r.http_floor {
+            let _ = writeln!(s, "{}", httpfloor::render_line(label, f));
         }
     }
     for p in &r.phases {
@@ -546,6 +558,7 @@ mod tests {
             },
             settings: serde_json::json!({"webhook_interval_ms": 200}),
             floor: Some(floor()),
+            http_floor: BTreeMap::new(),
             phases: vec![phase],
             saturation: BTreeMap::new(),
             targets: vec![],
@@ -569,6 +582,68 @@ mod tests {
         );
         assert!(text.contains("2 ERRORS in this run"), "{text}");
         assert!(text.contains("server CPU: n/a"), "{text}");
+        // No HTTP floor measured: no line, an empty object.
+        assert!(!text.contains("HTTP floor"), "{text}");
+        assert_eq!(json["http_floor"], serde_json::json!({}));
+    }
+
+    #[test]
+    fn http_floor_is_one_json_entry_and_one_line_per_stack() {
+        let floor_of = |cpu_ms| {
+            HttpFloor::from_measurement(
+                2000,
+                std::time::Duration::from_millis(cpu_ms),
+                std::time::Duration::from_secs(1),
+                100,
+            )
+            .unwrap()
+        };
+        let report = BenchReport {
+            command_line: vec![],
+            started_at: String::new(),
+            machine: Machine {
+                nproc: 2,
+                cpu_model: None,
+                kernel: None,
+                git_rev: None,
+            },
+            settings: serde_json::Value::Null,
+            floor: None,
+            http_floor: BTreeMap::from([
+                ("postgres".to_owned(), floor_of(180)),
+                ("sqlite".to_owned(), floor_of(124)),
+            ]),
+            phases: vec![],
+            saturation: BTreeMap::new(),
+            targets: vec![],
+            errors_total: 0,
+        }
+        .finish();
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["http_floor"]["sqlite"]["requests"], 2000);
+        assert_eq!(
+            json["http_floor"]["sqlite"]["server_cpu_us_per_request"],
+            62.0
+        );
+        assert_eq!(
+            json["http_floor"]["postgres"]["server_cpu_us_per_request"],
+            90.0
+        );
+        assert_eq!(json["http_floor"]["postgres"]["exchanges_per_payment"], 6);
+        let text = render_text(&report);
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("HTTP floor"))
+            .collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(
+            lines[1].starts_with("HTTP floor (sqlite): 2000 × GET /healthz, keep-alive, 8 in flight: 62 µs server CPU per request → 6 exchanges per payment ≈ 0.37 ms"),
+            "{text}"
+        );
+        assert!(
+            lines[0].contains("(postgres)") && lines[0].contains("≈ 0.54 ms"),
+            "{text}"
+        );
     }
 
     #[test]

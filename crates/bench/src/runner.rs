@@ -1,6 +1,8 @@
 //! The `paygate bench` command: its flags, the stack it starts (simulator, server, receiver,
 //! seeded tenants), the phases it runs (one, per protocol, or the standard suite: saturation
-//! then half load, per protocol and database) and the report it prints and writes.
+//! then half load, per protocol and database) and the report it prints and writes. Each stack's
+//! HTTP floor ([`crate::httpfloor`]) is measured once it is seeded, before its first phase, so
+//! it sees the same server, database and client as the payments do.
 //!
 //! Children are killed when the stack is dropped (Ctrl-C stops the load first, and the report
 //! of what was measured is still printed). A run with errors exits non-zero unless
@@ -17,6 +19,7 @@ use anyhow::{Context, bail};
 use tokio::sync::watch;
 
 use crate::floor::{self, Floor};
+use crate::httpfloor::{self, HttpFloor};
 use crate::load::{self, LoadEnv, LoadOptions, Pacing};
 use crate::pgdb::ThrowawayDb;
 use crate::procs::{Database, PaygateConfig, PaygateProcess, SimOptions, SimProcess};
@@ -143,6 +146,10 @@ pub struct BenchArgs {
     /// CPU milliseconds spent timing each crypto-floor operation.
     #[arg(long, default_value_t = 400)]
     pub floor_budget_ms: u64,
+    /// `GET /healthz` requests per stack for its HTTP floor (server CPU per bare request,
+    /// measured before the first phase, after 200 unmeasured); 0: not measured.
+    #[arg(long, value_name = "N", default_value_t = httpfloor::DEFAULT_REQUESTS)]
+    pub http_floor_requests: u64,
     /// Seconds a payment waits for its webhook.
     #[arg(long, default_value_t = 30.0)]
     pub webhook_timeout: f64,
@@ -353,6 +360,45 @@ async fn target_stack(args: &BenchArgs, protocols: &[Protocol]) -> anyhow::Resul
     })
 }
 
+/// What the stacks of a run measured.
+#[derive(Debug, Default)]
+struct Measured {
+    phases: Vec<PhaseReport>,
+    /// Closed-loop throughput per phase group (the suite's saturation phases).
+    saturation: BTreeMap<String, f64>,
+    /// Per stack label.
+    http_floor: BTreeMap<String, HttpFloor>,
+}
+
+/// Measures `stack`'s HTTP floor into `out` (unless `--http-floor-requests 0`, or the server
+/// is not a process whose CPU this machine can read: `--target` without `--target-pid`).
+async fn measure_http_floor(
+    stack: &Stack,
+    args: &BenchArgs,
+    out: &mut BTreeMap<String, HttpFloor>,
+) -> anyhow::Result<()> {
+    let requests = args.http_floor_requests;
+    if requests == 0 {
+        return Ok(());
+    }
+    let Some(pid) = stack.server_pid else {
+        progress("HTTP floor skipped: the server's CPU cannot be read (--target-pid)");
+        return Ok(());
+    };
+    progress(&format!(
+        "HTTP floor on {}: {requests} × GET {}",
+        stack.db_label,
+        httpfloor::PATH
+    ));
+    let client = load::http_client(Duration::from_secs(30))?;
+    let f = httpfloor::measure(&client, &stack.paygate_url, pid, requests)
+        .await
+        .with_context(|| format!("the HTTP floor on {}", stack.db_label))?;
+    progress(&httpfloor::render_line(&stack.db_label, &f));
+    out.insert(stack.db_label.clone(), f);
+    Ok(())
+}
+
 /// One phase to run on a stack.
 #[derive(Debug, Clone)]
 struct PhasePlan {
@@ -503,20 +549,10 @@ async fn run_async(args: &BenchArgs, command_line: Vec<String>) -> anyhow::Resul
     };
     let (temp, run_root) = run_directory(args.run_dir.as_ref(), "paygate-bench-")?;
 
-    let mut phases = Vec::new();
-    let mut saturation = BTreeMap::new();
+    let mut measured = Measured::default();
     match args.suite {
         Some(Suite::Standard) => {
-            standard_suite(
-                args,
-                &bin,
-                &run_root,
-                &floor,
-                &stop,
-                &mut phases,
-                &mut saturation,
-            )
-            .await?;
+            standard_suite(args, &bin, &run_root, &floor, &stop, &mut measured).await?;
         }
         None => {
             let protocols = assign_protocols(&mix, args.tenants);
@@ -569,7 +605,13 @@ async fn run_async(args: &BenchArgs, command_line: Vec<String>) -> anyhow::Resul
                     half_load: false,
                 }]
             };
-            let outcome = run_plans(&stack, &plans, args, &floor, &stop, &mut phases).await;
+            let outcome = async {
+                if !*stop.borrow() {
+                    measure_http_floor(&stack, args, &mut measured.http_floor).await?;
+                }
+                run_plans(&stack, &plans, args, &floor, &stop, &mut measured.phases).await
+            }
+            .await;
             stack.shut_down().await?;
             outcome?;
         }
@@ -592,8 +634,9 @@ async fn run_async(args: &BenchArgs, command_line: Vec<String>) -> anyhow::Resul
             "mix": args.mix,
         }),
         floor: Some(floor),
-        phases,
-        saturation,
+        http_floor: measured.http_floor,
+        phases: measured.phases,
+        saturation: measured.saturation,
         targets: Vec::new(),
         errors_total: 0,
     }
@@ -661,8 +704,7 @@ async fn standard_suite(
     run_root: &std::path::Path,
     floor: &Floor,
     stop: &watch::Receiver<bool>,
-    phases: &mut Vec<PhaseReport>,
-    saturation: &mut BTreeMap<String, f64>,
+    out: &mut Measured,
 ) -> anyhow::Result<()> {
     let mut groups = vec![(DbChoice::Sqlite, vec![Protocol::V2, Protocol::V3])];
     if args.postgres_url.is_some() {
@@ -686,6 +728,9 @@ async fn standard_suite(
         )
         .await?;
         let outcome = async {
+            if !*stop.borrow() {
+                measure_http_floor(&stack, args, &mut out.http_floor).await?;
+            }
             for &protocol in &protocols {
                 let group = format!("{}-{label}", protocol.label());
                 let sat = PhasePlan {
@@ -698,8 +743,8 @@ async fn standard_suite(
                 };
                 let phase = run_phase(&stack, &sat, args, Some(floor), stop.clone()).await?;
                 let top = phase.payments_per_sec;
-                phases.push(phase);
-                saturation.insert(group.clone(), top);
+                out.phases.push(phase);
+                out.saturation.insert(group.clone(), top);
                 if *stop.borrow() || top <= 0.0 {
                     break;
                 }
@@ -712,7 +757,8 @@ async fn standard_suite(
                     },
                     half_load: true,
                 };
-                phases.push(run_phase(&stack, &half, args, Some(floor), stop.clone()).await?);
+                out.phases
+                    .push(run_phase(&stack, &half, args, Some(floor), stop.clone()).await?);
             }
             anyhow::Ok(())
         }
@@ -783,6 +829,7 @@ mod tests {
         assert_eq!(cli.bench.concurrency, 32);
         assert_eq!(cli.bench.saturation_concurrency, 128);
         assert_eq!(cli.bench.webhook_interval_ms, 200);
+        assert_eq!(cli.bench.http_floor_requests, 2000);
         let cli = Cli::try_parse_from(["bench", "--suite", "standard", "--rate", "50"]).unwrap();
         assert_eq!(cli.bench.suite, Some(Suite::Standard));
         assert_eq!(cli.bench.rate, Some(50.0));

@@ -1,6 +1,8 @@
 //! The whole harness against the real `paygate` binary: a simulator and a server as child
 //! processes, two tenants (v2 and v3), five payments each in their own phase, every one
 //! refunded (v2 refunds go over the simulator's mutual-TLS listener), the report written as JSON.
+//! The stack's HTTP floor is measured first, on few requests to stay fast (a debug server spends
+//! a few hundred µs of CPU on each: well above the 10 ms granularity of its CPU reading).
 //!
 //! The binary is not built by this crate (paygate-bench must not depend on paygate-cli):
 //! run `cargo build -p paygate-cli` first, or point `PAYGATE_BIN` at a binary. A missing
@@ -40,6 +42,8 @@ fn five_v2_and_five_v3_payments_complete_and_are_measured() {
         "0",
         "--floor-budget-ms",
         "20",
+        "--http-floor-requests",
+        "300",
         "--refund-ratio",
         "1",
         "--json",
@@ -54,6 +58,16 @@ fn five_v2_and_five_v3_payments_complete_and_are_measured() {
     assert_eq!(report["errors_total"], 0, "{report:#}");
     assert_eq!(report["command_line"][0], "bench");
     assert!(report["floor"]["per_v3_payment_us"].as_f64().unwrap_or(0.0) > 0.0);
+    let http_floor = &report["http_floor"]["sqlite"];
+    assert_eq!(http_floor["requests"], 300, "{report:#}");
+    let per_request = http_floor["server_cpu_us_per_request"]
+        .as_f64()
+        .expect("HTTP floor measured");
+    assert!(per_request > 0.0, "{http_floor:#}");
+    assert!(
+        http_floor["requests_per_sec"].as_f64().unwrap_or(0.0) > 0.0,
+        "{http_floor:#}"
+    );
     let phases = report["phases"].as_array().expect("phases");
     let names: Vec<&str> = phases.iter().filter_map(|p| p["name"].as_str()).collect();
     assert_eq!(names, ["v2", "v3"]);
