@@ -194,7 +194,9 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
-/// Maps a driver error, turning unique violations into [`StoreError::Conflict`].
+/// Maps an sqlx error, turning unique violations into [`StoreError::Conflict`]. The store
+/// reaches SQLite through rusqlite ([`sqlite_err`]); sqlx's SQLite errors still arrive here
+/// from raw sqlx connections (the conformance suite's), hence the message fallback.
 pub(crate) fn db_err(err: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &err
         && db.is_unique_violation()

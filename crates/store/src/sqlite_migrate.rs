@@ -4,7 +4,7 @@
 //! way round. The same checks as sqlx's migrator: a failed earlier migration, an applied
 //! migration missing from this build, or an applied migration whose text changed stops here.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use sqlx::migrate::{MigrateError, Migrator};
 
 use crate::error::{StoreError, sqlite_err};
@@ -26,11 +26,7 @@ pub(crate) fn run(conn: &Connection, migrator: &Migrator) -> Result<(), StoreErr
             [],
             |row| row.get(0),
         )
-        .map(Some)
-        .or_else(|err| match err {
-            rusqlite::Error::QueryReturnedNoRows => Ok(None),
-            other => Err(other),
-        })
+        .optional()
         .map_err(sqlite_err)?;
     if let Some(version) = dirty {
         return Err(MigrateError::Dirty(version).into());
