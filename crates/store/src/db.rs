@@ -125,7 +125,7 @@ impl Tx {
 
     pub(crate) async fn commit(self) -> Result<(), StoreError> {
         match self {
-            Tx::Sqlite(tx) => tx.commit(),
+            Tx::Sqlite(tx) => tx.commit().await,
             Tx::Postgres(tx) => tx.commit().await.map_err(db_err),
         }
     }
@@ -293,7 +293,7 @@ macro_rules! on_pool {
 macro_rules! on_tx {
     ($tx:expr, $sql:expr, $args:expr, sqlite: $lite:path, pg: |$c:ident, $a:ident| $pg:expr) => {
         match $tx {
-            Tx::Sqlite(t) => $lite(t.conn(), $sql, &$args),
+            Tx::Sqlite(t) => $lite(t.conn()?, $sql, &$args),
             Tx::Postgres(t) => {
                 let $c = &mut **t;
                 let $a = $args;
