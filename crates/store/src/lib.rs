@@ -32,7 +32,8 @@
 //!   (the writes are on [`StoreTx`]).
 //! - [`repo::users`] `store.users()`: mini-program users (`upsert`, `get`, `session_key`).
 //! - [`repo::idempotency`] `store.idempotency()`: `Idempotency-Key` claims ([`Claim`]):
-//!   `claim`, `complete`, `release`.
+//!   `claim`, `complete`, `release` (three steps, for refunds), `held` ([`HeldKey`]); an
+//!   order is created under a key in one transaction by `orders().create_idempotent`.
 //! - [`repo::activity`] `store.activity()`: read-only lists of refunds, notifications, events,
 //!   webhook deliveries and alerts.
 //! - [`repo::stats`] `store.stats()`: per-UTC-day figures for the dashboard.
@@ -91,11 +92,12 @@ pub use repo::apps::{App, Apps};
 pub use repo::channels::{
     Channel, ChannelDetail, ChannelStatus, ChannelUpdate, Channels, CredentialsVersion, NewChannel,
 };
-pub use repo::idempotency::{CLAIM_LEASE as IDEMPOTENCY_CLAIM_LEASE, Claim, Idempotency};
+pub use repo::idempotency::{CLAIM_LEASE as IDEMPOTENCY_CLAIM_LEASE, Claim, HeldKey, Idempotency};
 pub use repo::operators::{Operator, OperatorLogin, OperatorUpdate, Operators, Role};
 pub use repo::order_payments::{OrderChange, Prepay};
 pub use repo::orders::{
-    NewOrder, Order, OrderDetail, OrderFilter, OrderTradeType, OrderTransition, Orders,
+    IdempotencyClaim, IdempotentCreate, NewOrder, Order, OrderDetail, OrderFilter, OrderTradeType,
+    OrderTransition, Orders,
 };
 pub use repo::refunds::{NewRefund, RefundChange, RefundCreated, Refunds};
 pub use repo::stats::{DayStats, Stats};

@@ -1,26 +1,33 @@
-//! `Idempotency-Key` for `POST /v1/orders` and refunds: claim first, then run, then record.
+//! `Idempotency-Key` for `POST /v1/orders` and refunds: a key runs its request at most once.
 //!
 //! A key is claimed by inserting its row (tenant, key, SHA-256 of the request) under a unique
 //! constraint before anything else happens, so two concurrent requests with one key cannot
 //! both run. The same key and the same request after completion replays the stored status
 //! and body; the same key with another request is 422 `idempotency_key_reused`; while the
-//! first is still running, 409 `idempotency_key_in_progress`. A failure before completion
-//! releases the claim, so the client may retry. A request that dies without releasing (server
-//! killed, future dropped by the request timeout) holds its key for the claim's lease (two
-//! minutes), after which a retry runs again; the merchant reference of such a request is
-//! derived from the key ([`derived_reference`]), so the retry finds what the first run
-//! committed instead of creating it twice. Keys older than 24 h may be reused.
+//! first is still running, 409 `idempotency_key_in_progress`. Keys older than 24 h may be
+//! reused.
 //!
-//! An [`IdempotentRequest`] hashes the request once, for both the claim and the derived
-//! reference; a handler asks it for the reference ([`IdempotentRequest::reference`]) and runs
-//! the operation through [`run_once`].
+//! Creating an order is database work only, so it claims, creates and records the response in
+//! one transaction (`Orders::create_idempotent`, driven by `payments::orders::create_order`):
+//! a failure rolls the claim back with the order, and no one sees the key unanswered.
+//! A refund calls WeChat between claim and answer, which must not happen inside a
+//! transaction, so [`run_once`] claims (committed), runs, then records the response — or,
+//! on failure, releases the claim so the client may retry. A request that dies in between
+//! (server killed, future dropped by the request timeout) holds its key for the claim's lease
+//! (two minutes), after which a retry runs again; the merchant reference of such a request is
+//! derived from the key ([`derived_reference`]), so the retry finds what the first run
+//! committed instead of creating it twice.
+//!
+//! An [`IdempotentRequest`] hashes the request once, for the claim and the derived reference;
+//! a handler asks it for the reference ([`IdempotentRequest::reference`]) and the claim
+//! ([`IdempotentRequest::claim`]), or runs the operation through [`run_once`].
 
 use std::fmt::Display;
 use std::str::FromStr;
 
 use axum::http::{HeaderMap, StatusCode};
 use paygate_core::TenantId;
-use paygate_store::Claim;
+use paygate_store::{HeldKey, IdempotencyClaim};
 use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, PaymentError};
@@ -158,18 +165,75 @@ impl<'a> IdempotentRequest<'a> {
             derived: true,
         }))
     }
+
+    /// The key to create under, if the request came with one. `adopt_existing`: the merchant
+    /// reference was derived from the key ([`Reference::derived`]), so a record already
+    /// holding it is this request's own.
+    pub fn claim(&self, adopt_existing: bool) -> Option<IdempotencyClaim<'_>> {
+        self.keyed.as_ref().map(|k| IdempotencyClaim {
+            key: &k.key,
+            request_hash: &k.hash,
+            adopt_existing,
+        })
+    }
+
+    /// The answer to a key another request holds: its stored response when that request was
+    /// this one (same hash) and finished; 409 `idempotency_key_in_progress` while it runs;
+    /// 422 `idempotency_key_reused` when it was another request.
+    pub fn answer_held(&self, held: HeldKey) -> Result<Outcome, ApiError> {
+        let ours = |request_hash: &str| self.keyed.as_ref().is_some_and(|k| k.hash == request_hash);
+        match held {
+            HeldKey::Completed {
+                request_hash,
+                status,
+                body,
+            } if ours(&request_hash) => Ok(Outcome {
+                status: StatusCode::from_u16(status)
+                    .map_err(|e| ApiError::internal(format!("stored status: {e}")))?,
+                body,
+                replayed: true,
+            }),
+            HeldKey::InProgress { request_hash } if ours(&request_hash) => {
+                Err(PaymentError::IdempotencyKeyInProgress.into())
+            }
+            HeldKey::Completed { .. } | HeldKey::InProgress { .. } => {
+                Err(PaymentError::IdempotencyKeyReused.into())
+            }
+        }
+    }
+
+    /// For a request refused before it claims its key (its input is invalid): the answer a
+    /// claim would have given if another request holds the key, else `error`. A retry of a
+    /// finished request is replayed even if its input would no longer pass (an expiry now in
+    /// the past, a channel disabled since).
+    pub async fn refused(&self, state: &AppState, error: ApiError) -> Result<Outcome, ApiError> {
+        let Some(Keyed { key, .. }) = &self.keyed else {
+            return Err(error);
+        };
+        match state.store().idempotency().held(self.tenant, key).await? {
+            Some(held) => self.answer_held(held),
+            None => Err(error),
+        }
+    }
 }
 
-/// A JSON response to send, and whether it is a replay of an earlier one.
+/// A JSON response to send, and whether it is a replay of an earlier one. The body is the
+/// serialized JSON, as stored for replays: sent as is, never parsed again.
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub status: StatusCode,
-    pub body: serde_json::Value,
+    pub body: Vec<u8>,
     pub replayed: bool,
 }
 
-/// Runs `run` at most once per (tenant, key) of `request` — see the module docs. Without a
-/// key it simply runs.
+/// A response body as stored and sent.
+pub fn json_body<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, ApiError> {
+    serde_json::to_vec(value).map_err(|e| ApiError::internal(format!("response body: {e}")))
+}
+
+/// Runs `run` at most once per (tenant, key) of `request`, in three steps (claim, run,
+/// record; see the module docs) — for an operation that calls a provider. Without a key it
+/// simply runs.
 pub async fn run_once<F, Fut>(
     state: &AppState,
     request: &IdempotentRequest<'_>,
@@ -183,42 +247,20 @@ where
         let (status, body) = run().await?;
         return Ok(Outcome {
             status,
-            body,
+            body: json_body(&body)?,
             replayed: false,
         });
     };
     let tenant = request.tenant;
     let store = state.store().idempotency();
-    match store.claim(tenant, key, hash).await? {
-        Claim::New => {}
-        Claim::Completed {
-            request_hash,
-            status,
-            body,
-        } if &request_hash == hash => {
-            let status = StatusCode::from_u16(status)
-                .map_err(|e| ApiError::internal(format!("stored status: {e}")))?;
-            let body = serde_json::from_slice(&body)
-                .map_err(|e| ApiError::internal(format!("stored body: {e}")))?;
-            return Ok(Outcome {
-                status,
-                body,
-                replayed: true,
-            });
-        }
-        Claim::InProgress { request_hash } if &request_hash == hash => {
-            return Err(PaymentError::IdempotencyKeyInProgress.into());
-        }
-        Claim::Completed { .. } | Claim::InProgress { .. } => {
-            return Err(PaymentError::IdempotencyKeyReused.into());
-        }
+    if let Some(held) = store.claim(tenant, key, hash).await?.into_held() {
+        return request.answer_held(held);
     }
     match run().await {
         Ok((status, body)) => {
-            let bytes = serde_json::to_vec(&body)
-                .map_err(|e| ApiError::internal(format!("response body: {e}")))?;
+            let body = json_body(&body)?;
             // The work is done: failing to record it must not turn success into an error.
-            if let Err(e) = store.complete(tenant, key, status.as_u16(), &bytes).await {
+            if let Err(e) = store.complete(tenant, key, status.as_u16(), &body).await {
                 tracing::error!(error = %e, "could not record an idempotent response");
             }
             Ok(Outcome {
@@ -350,6 +392,43 @@ mod tests {
         // A prefix the type refuses is a server bug, answered 500, never a panic.
         let refused = keyed(&tenant, "k1", &body).reference::<OutTradeNo>("!", None);
         assert_eq!(refused.unwrap_err().code(), "internal_error");
+    }
+
+    #[test]
+    fn held_keys_are_replayed_waited_for_or_refused() {
+        let tenant = TenantId::from_parts(1, 1);
+        let body = json!({"amount": 100});
+        let request = IdempotentRequest::new(&tenant, Some("k1".into()), "create_order", &body);
+        let ours = request_hash("create_order", &body);
+        let completed = |request_hash: &str, status| HeldKey::Completed {
+            request_hash: request_hash.to_owned(),
+            status,
+            body: b"{\"id\":1}".to_vec(),
+        };
+        let replay = request.answer_held(completed(&ours, 201)).unwrap();
+        assert_eq!(
+            (replay.status, replay.body, replay.replayed),
+            (StatusCode::CREATED, b"{\"id\":1}".to_vec(), true)
+        );
+        let code = |held| request.answer_held(held).unwrap_err().code();
+        assert_eq!(code(completed("other", 201)), "idempotency_key_reused");
+        let running = |h: &str| HeldKey::InProgress {
+            request_hash: h.to_owned(),
+        };
+        assert_eq!(code(running(&ours)), "idempotency_key_in_progress");
+        assert_eq!(code(running("other")), "idempotency_key_reused");
+        // A stored status that is not HTTP is a server fault, not a panic.
+        assert_eq!(code(completed(&ours, 1000)), "internal_error");
+        // A request without a key holds no key: anything held is not its own.
+        let unkeyed = IdempotentRequest::new(&tenant, None, "create_order", &body);
+        let err = unkeyed.answer_held(completed(&ours, 201)).unwrap_err();
+        assert_eq!(err.code(), "idempotency_key_reused");
+        assert!(unkeyed.claim(false).is_none());
+        let claim = request.claim(true).unwrap();
+        assert_eq!(
+            (claim.key, claim.request_hash, claim.adopt_existing),
+            ("k1", ours.as_str(), true)
+        );
     }
 
     #[test]

@@ -6,14 +6,18 @@
 
 use std::sync::Arc;
 
+use axum::http::StatusCode;
 use paygate_core::{AppId, ChannelId, OpenId, OrderState, OutTradeNo, Provider, ProviderError};
-use paygate_store::{Audit, Channel, NewOrder, Order, OrderTradeType, StoreError, Tenant};
+use paygate_store::{
+    Audit, Channel, IdempotentCreate, NewOrder, Order, OrderTradeType, StoreError, Tenant,
+};
 use time::OffsetDateTime;
 
 use super::channel::{ChannelProviderError, channel_provider};
 use super::rules;
 use crate::error::{ApiError, PaymentError, Resource};
 use crate::payments::converge;
+use crate::payments::idempotency::{IdempotentRequest, Outcome};
 use crate::state::AppState;
 
 /// A validated order request (amount already checked).
@@ -24,7 +28,8 @@ pub struct CreateOrder {
     pub description: String,
     pub out_trade_no: Option<OutTradeNo>,
     /// `out_trade_no` was derived from an `Idempotency-Key`: an existing order with it is this
-    /// very request's, committed by an earlier run that died before answering.
+    /// very request's, committed by an earlier run that died before answering (the
+    /// three-step path of earlier versions), and is answered rather than refused.
     pub recover_existing: bool,
     pub attach: Option<String>,
     pub expires_at: Option<OffsetDateTime>,
@@ -33,13 +38,63 @@ pub struct CreateOrder {
     pub channel_id: Option<ChannelId>,
 }
 
-/// Creates an order in `CREATED`; nothing is sent to WeChat until it is paid.
-pub async fn create_order(
+/// Creates an order in `CREATED`; nothing is sent to WeChat until it is paid. `respond` makes
+/// the response (status and JSON body) from the order.
+///
+/// With an `Idempotency-Key`, the key's claim, the order and the response stored for replays
+/// commit in one transaction (`Orders::create_idempotent`); a key another request holds is
+/// answered as [`IdempotentRequest::answer_held`] says, and a refused order leaves the key
+/// free. The request is checked and its app and channel chosen before that transaction
+/// (reads stay out of the write lock); a request refused there still answers a held key
+/// first ([`IdempotentRequest::refused`]), as if it had claimed it.
+pub async fn create_order<R>(
     state: &AppState,
     tenant: &Tenant,
     audit: &Audit,
+    request: &IdempotentRequest<'_>,
     req: CreateOrder,
-) -> Result<Order, ApiError> {
+    respond: R,
+) -> Result<Outcome, ApiError>
+where
+    R: FnOnce(&Order) -> Result<(StatusCode, Vec<u8>), ApiError>,
+{
+    let adopt_existing = req.recover_existing;
+    let new = match new_order(state, tenant, req).await {
+        Ok(new) => new,
+        Err(e) => return request.refused(state, e).await,
+    };
+    let orders = state.store().orders();
+    let Some(claim) = request.claim(adopt_existing) else {
+        let order = orders.create(audit, &tenant.id, &new).await?;
+        let (status, body) = respond(&order)?;
+        return Ok(Outcome {
+            status,
+            body,
+            replayed: false,
+        });
+    };
+    let created = orders
+        .create_idempotent(audit, &tenant.id, &new, &claim, |order| {
+            respond(order).map(|(status, body)| (status.as_u16(), body))
+        })
+        .await?;
+    match created {
+        IdempotentCreate::Created { status, body, .. } => Ok(Outcome {
+            status: StatusCode::from_u16(status)
+                .map_err(|e| ApiError::internal(format!("response status: {e}")))?,
+            body,
+            replayed: false,
+        }),
+        IdempotentCreate::Held(held) => request.answer_held(held),
+    }
+}
+
+/// The order `req` asks for, checked by the rules, with its app and channel chosen.
+async fn new_order(
+    state: &AppState,
+    tenant: &Tenant,
+    req: CreateOrder,
+) -> Result<NewOrder, ApiError> {
     let amount = rules::check_amount(req.amount)?;
     rules::check_currency(req.currency.as_deref())?;
     rules::check_description(&req.description)?;
@@ -71,7 +126,7 @@ pub async fn create_order(
         Some(n) => n,
         None => rules::generate_out_trade_no(now, &mut rand::rng())?,
     };
-    let new = NewOrder {
+    Ok(NewOrder {
         appid,
         channel_id,
         out_trade_no,
@@ -83,20 +138,7 @@ pub async fn create_order(
         payer_openid: req.payer_openid,
         client_ip: None,
         expires_at: Some(expires_at),
-    };
-    match store.orders().create(audit, &tenant.id, &new).await {
-        Ok(order) => Ok(order),
-        Err(StoreError::Conflict { constraint })
-            if req.recover_existing && constraint == "orders_tenant_out_trade_no_key" =>
-        {
-            let existing = store
-                .orders()
-                .find_by_out_trade_no(&tenant.id, &new.out_trade_no)
-                .await?;
-            existing.ok_or_else(|| ApiError::internal("order vanished after a conflict"))
-        }
-        Err(e) => Err(e.into()),
-    }
+    })
 }
 
 /// The channel of an order and its provider ([`channel_provider`]), with errors as the API

@@ -6,6 +6,7 @@
 //! naming `amount`.
 
 use axum::extract::State;
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use paygate_core::{AppId, ChannelId, OpenId, OrderId, OutTradeNo};
@@ -70,7 +71,8 @@ pub struct CreateOrderRequest {
 
 /// A JSON answer, marked when it replays an earlier response of the same Idempotency-Key.
 pub(crate) fn idempotent_response(outcome: idempotency::Outcome) -> Response {
-    let mut response = (outcome.status, axum::Json(outcome.body)).into_response();
+    let json = [(CONTENT_TYPE, HeaderValue::from_static("application/json"))];
+    let mut response = (outcome.status, json, outcome.body).into_response();
     if outcome.replayed {
         response
             .headers_mut()
@@ -106,27 +108,29 @@ pub async fn create_order(
     let key = idempotency::key_from_headers(&headers)?;
     let request = IdempotentRequest::new(&caller.tenant.id, key, "create_order", &to_json(&req)?);
     let out_trade_no = request.reference("pk", req.out_trade_no.clone())?;
-    let outcome = idempotency::run_once(&state, &request, || async {
-        let order = orders::create_order(
-            &state,
-            &caller.tenant,
-            &caller.audit(),
-            orders::CreateOrder {
-                amount: req.amount,
-                currency: req.currency.clone(),
-                description: req.description.clone(),
-                recover_existing: out_trade_no.as_ref().is_some_and(|r| r.derived),
-                out_trade_no: out_trade_no.map(|r| r.value),
-                attach: req.attach.clone(),
-                expires_at: req.expires_at,
-                payer_openid: req.payer_openid.clone(),
-                appid: req.appid.clone(),
-                channel_id: req.channel_id.clone(),
-            },
-        )
-        .await?;
-        Ok((StatusCode::CREATED, to_json(OrderView::from(order))?))
-    })
+    let create = orders::CreateOrder {
+        amount: req.amount,
+        currency: req.currency,
+        description: req.description,
+        recover_existing: out_trade_no.as_ref().is_some_and(|r| r.derived),
+        out_trade_no: out_trade_no.map(|r| r.value),
+        attach: req.attach,
+        expires_at: req.expires_at,
+        payer_openid: req.payer_openid,
+        appid: req.appid,
+        channel_id: req.channel_id,
+    };
+    let outcome = orders::create_order(
+        &state,
+        &caller.tenant,
+        &caller.audit(),
+        &request,
+        create,
+        |order| {
+            let view = OrderView::from(order.clone());
+            Ok((StatusCode::CREATED, idempotency::json_body(&view)?))
+        },
+    )
     .await?;
     Ok(idempotent_response(outcome))
 }

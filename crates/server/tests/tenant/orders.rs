@@ -242,6 +242,51 @@ async fn idempotency_keys_replay_or_refuse() {
         .assert_status(StatusCode::CREATED);
 }
 
+/// A retry is answered by its key before its body is checked again: a finished request is
+/// replayed even when its body would no longer pass (here an expiry now too close), and a key
+/// held by another request is 409/422 as before, while an invalid request on a free key is
+/// refused without holding the key.
+#[tokio::test]
+async fn held_keys_are_answered_before_the_body_is_checked() {
+    let w = World::new().await;
+    let expires = rfc3339(now_plus(&w, time::Duration::minutes(3)));
+    let body =
+        json!({ "amount": 100, "description": "Tea", "channel_id": w.v3, "expires_at": expires });
+    let created = with_key(&w, "k-exp", &body).await;
+    let created = created.assert_status(StatusCode::CREATED).clone();
+    w.clock.advance(time::Duration::minutes(5));
+    w.post("/v1/orders", &w.key, body.clone())
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request");
+    let replay = with_key(&w, "k-exp", &body).await;
+    assert_eq!(replay.assert_status(StatusCode::CREATED), &created);
+    assert_eq!(replay.headers["idempotent-replayed"], "true");
+    assert_eq!(replay.headers["content-type"], "application/json");
+    // Another invalid request under the finished key: the key's answer, reused.
+    let bad = json!({ "amount": 0, "description": "Tea", "channel_id": w.v3 });
+    with_key(&w, "k-exp", &bad)
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused");
+    // A key held by a running request: an invalid request with it is still 409 or 422.
+    let hash = paygate_server::payments::idempotency::request_hash("create_order", &bad);
+    w.store
+        .idempotency()
+        .claim(&w.tenant, "k-run", &hash)
+        .await
+        .unwrap();
+    with_key(&w, "k-run", &bad)
+        .await
+        .assert_error(StatusCode::CONFLICT, "idempotency_key_in_progress");
+    // On a free key the invalid request is refused, and holds nothing.
+    with_key(&w, "k-free", &bad)
+        .await
+        .assert_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request");
+    let ok = json!({ "amount": 5, "description": "Tea", "channel_id": w.v3 });
+    with_key(&w, "k-free", &ok)
+        .await
+        .assert_status(StatusCode::CREATED);
+}
+
 #[tokio::test]
 async fn closing_is_idempotent_and_closed_orders_cannot_be_paid() {
     let w = World::new().await;

@@ -12,9 +12,10 @@ use paygate_core::{
 use time::OffsetDateTime;
 
 use crate::audit::{Audit, AuditRecord};
-use crate::db::{args, db_row, from_ms, from_ms_opt, parse_col, parse_opt};
+use crate::db::{Tx, args, db_row, from_ms, from_ms_opt, parse_col, parse_opt};
 use crate::error::StoreError;
 use crate::page::{Page, Paged};
+use crate::repo::idempotency::{HeldKey, claim_in, complete_in};
 use crate::repo::order_payments::{OrderChange, transition_in};
 use crate::store::Store;
 
@@ -225,6 +226,135 @@ macro_rules! select {
 }
 pub(crate) use select;
 
+/// The `Idempotency-Key` an order is created under ([`Orders::create_idempotent`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdempotencyClaim<'a> {
+    pub key: &'a str,
+    /// Identifies the request, to tell a replay from a key reused for another one.
+    pub request_hash: &'a str,
+    /// The order's `out_trade_no` was derived from the key, so an order already holding it is
+    /// this very request's: committed by an earlier run that died before recording its
+    /// response (the three-step path, whose claim lapsed since). It is answered and recorded
+    /// instead of being refused as a duplicate.
+    pub adopt_existing: bool,
+}
+
+/// The outcome of [`Orders::create_idempotent`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotentCreate {
+    /// The order (new, or adopted) and the response stored under the key, committed together.
+    Created {
+        /// Boxed: an order is ten times the size of a held key.
+        order: Box<Order>,
+        status: u16,
+        body: Vec<u8>,
+    },
+    /// Another request holds the key; nothing was written.
+    Held(HeldKey),
+}
+
+fn check_new(new: &NewOrder) -> Result<(), StoreError> {
+    if new.amount == Money::ZERO {
+        return Err(StoreError::invalid("amount", "must be at least 1 fen"));
+    }
+    Ok(())
+}
+
+fn out_trade_no_taken() -> StoreError {
+    StoreError::Conflict {
+        constraint: "orders_tenant_out_trade_no_key".into(),
+    }
+}
+
+/// What [`insert_in`] did.
+enum Inserted {
+    /// The new order, audited.
+    Created(Order),
+    /// The tenant already has an order with this `out_trade_no` (this one); nothing written.
+    Taken(Order),
+}
+
+/// Inserts the order and its audit row in `tx`. A taken `out_trade_no` is not a failed
+/// statement, which on PostgreSQL would abort the transaction, but (`ON CONFLICT DO NOTHING`)
+/// [`Inserted::Taken`], so an idempotent create can adopt the order and go on.
+async fn insert_in(
+    store: &Store,
+    tx: &mut Tx,
+    audit: &Audit,
+    tenant: &TenantId,
+    new: &NewOrder,
+) -> Result<Inserted, StoreError> {
+    let id: OrderId = store.new_id();
+    let now = store.now_ms();
+    // The app and the channel must be the tenant's: checked by the insert itself, which
+    // inserts nothing otherwise, and returns the new row (no read after the commit).
+    let created: Option<OrderRow> = tx
+        .optional(
+            concat!(
+                "INSERT INTO orders (id, tenant_id, appid, channel_id, out_trade_no, amount, \
+                 currency, description, attach, trade_type, state, payer_openid, client_ip, \
+                 expires_at, refunded_amount, created_at, updated_at) \
+                 SELECT $1, $2, $3, $4, $5, $6, 'CNY', $7, $8, $9, 'CREATED', $10, $11, $12, \
+                 0, $13, $13 \
+                 WHERE EXISTS (SELECT 1 FROM apps WHERE tenant_id = $2 AND appid = $3) \
+                 AND EXISTS (SELECT 1 FROM channels WHERE tenant_id = $2 AND id = $4) \
+                 ON CONFLICT (tenant_id, out_trade_no) DO NOTHING \
+                 RETURNING ",
+                order_columns!()
+            ),
+            args![
+                id.as_str(),
+                tenant.as_str(),
+                new.appid.as_str(),
+                new.channel_id.as_str(),
+                new.out_trade_no.as_str(),
+                new.amount.fen(),
+                new.description.as_str(),
+                new.attach.clone(),
+                new.trade_type.as_str(),
+                new.payer_openid.as_ref().map(|o| o.as_str().to_owned()),
+                new.client_ip.clone(),
+                new.expires_at,
+                now
+            ],
+        )
+        .await?;
+    let Some(created) = created else {
+        // Nothing inserted: the reference is taken, or the app or the channel is not the
+        // tenant's (in that order, as a failed insert would report them).
+        let taken: Option<OrderRow> = tx
+            .optional(
+                select!("WHERE tenant_id = $1 AND out_trade_no = $2"),
+                args![tenant.as_str(), new.out_trade_no.as_str()],
+            )
+            .await?;
+        if let Some(taken) = taken {
+            return Ok(Inserted::Taken(taken.try_into()?));
+        }
+        let app: Option<(String,)> = tx
+            .optional(
+                "SELECT appid FROM apps WHERE tenant_id = $1 AND appid = $2",
+                args![tenant.as_str(), new.appid.as_str()],
+            )
+            .await?;
+        return Err(StoreError::not_found(if app.is_none() {
+            "app"
+        } else {
+            "channel"
+        }));
+    };
+    AuditRecord::tenant(tenant, "order.create", id.as_str())
+        .summary(serde_json::json!({
+            "out_trade_no": new.out_trade_no.as_str(),
+            "amount": new.amount.fen(),
+            "appid": new.appid.as_str(),
+            "channel_id": new.channel_id.as_str(),
+        }))
+        .write(store, tx, audit)
+        .await?;
+    Ok(Inserted::Created(created.try_into()?))
+}
+
 /// `store.orders()`.
 #[derive(Debug, Clone, Copy)]
 pub struct Orders<'a> {
@@ -241,68 +371,60 @@ impl Orders<'_> {
         tenant: &TenantId,
         new: &NewOrder,
     ) -> Result<Order, StoreError> {
-        if new.amount == Money::ZERO {
-            return Err(StoreError::invalid("amount", "must be at least 1 fen"));
-        }
-        let id: OrderId = self.store.new_id();
-        let now = self.store.now_ms();
+        check_new(new)?;
         let mut tx = self.store.write_tx().await?;
-        // The app and the channel must be the tenant's: checked by the insert itself, which
-        // inserts nothing otherwise, and returns the new row (no read after the commit).
-        let created: Option<OrderRow> = tx
-            .optional(
-                concat!(
-                    "INSERT INTO orders (id, tenant_id, appid, channel_id, out_trade_no, amount, \
-                     currency, description, attach, trade_type, state, payer_openid, client_ip, \
-                     expires_at, refunded_amount, created_at, updated_at) \
-                     SELECT $1, $2, $3, $4, $5, $6, 'CNY', $7, $8, $9, 'CREATED', $10, $11, $12, \
-                     0, $13, $13 \
-                     WHERE EXISTS (SELECT 1 FROM apps WHERE tenant_id = $2 AND appid = $3) \
-                     AND EXISTS (SELECT 1 FROM channels WHERE tenant_id = $2 AND id = $4) \
-                     RETURNING ",
-                    order_columns!()
-                ),
-                args![
-                    id.as_str(),
-                    tenant.as_str(),
-                    new.appid.as_str(),
-                    new.channel_id.as_str(),
-                    new.out_trade_no.as_str(),
-                    new.amount.fen(),
-                    new.description.as_str(),
-                    new.attach.clone(),
-                    new.trade_type.as_str(),
-                    new.payer_openid.as_ref().map(|o| o.as_str().to_owned()),
-                    new.client_ip.clone(),
-                    new.expires_at,
-                    now
-                ],
-            )
-            .await?;
-        let Some(created) = created else {
-            let app: Option<(String,)> = tx
-                .optional(
-                    "SELECT appid FROM apps WHERE tenant_id = $1 AND appid = $2",
-                    args![tenant.as_str(), new.appid.as_str()],
-                )
-                .await?;
-            return Err(StoreError::not_found(if app.is_none() {
-                "app"
-            } else {
-                "channel"
-            }));
+        match insert_in(self.store, &mut tx, audit, tenant, new).await? {
+            Inserted::Created(order) => {
+                tx.commit().await?;
+                Ok(order)
+            }
+            Inserted::Taken(_) => Err(out_trade_no_taken()),
+        }
+    }
+
+    /// [`Orders::create`] under an `Idempotency-Key`, in one transaction: claim the key,
+    /// create the order, store the response `respond` makes of it, commit. So either all of it
+    /// happens or none does: a request refused (by the key, or by the order's own checks)
+    /// leaves neither an order nor a claim behind, and no one ever sees the key claimed but
+    /// unanswered.
+    ///
+    /// A key another request holds ([`HeldKey`]: completed, or an unfinished claim of the
+    /// three-step path within its lease) is answered [`IdempotentCreate::Held`], with nothing
+    /// written. An order refused (unknown app or channel, `out_trade_no` taken) is the error
+    /// [`Orders::create`] gives, as is a failing `respond` (`E`, converted from the store's);
+    /// the key stays free for a retry.
+    pub async fn create_idempotent<E, F>(
+        &self,
+        audit: &Audit,
+        tenant: &TenantId,
+        new: &NewOrder,
+        claim: &IdempotencyClaim<'_>,
+        respond: F,
+    ) -> Result<IdempotentCreate, E>
+    where
+        E: From<StoreError>,
+        F: FnOnce(&Order) -> Result<(u16, Vec<u8>), E>,
+    {
+        check_new(new)?;
+        let now = self.store.now();
+        let mut tx = self.store.write_tx().await?;
+        // The claim comes first: a held key must not even see whether the order would be valid.
+        if let Some(held) = claim_in(&mut tx, now, tenant, claim.key, claim.request_hash).await? {
+            return Ok(IdempotentCreate::Held(held));
+        }
+        let order = match insert_in(self.store, &mut tx, audit, tenant, new).await? {
+            Inserted::Created(order) => order,
+            Inserted::Taken(order) if claim.adopt_existing => order,
+            Inserted::Taken(_) => return Err(out_trade_no_taken().into()),
         };
-        AuditRecord::tenant(tenant, "order.create", id.as_str())
-            .summary(serde_json::json!({
-                "out_trade_no": new.out_trade_no.as_str(),
-                "amount": new.amount.fen(),
-                "appid": new.appid.as_str(),
-                "channel_id": new.channel_id.as_str(),
-            }))
-            .write(self.store, &mut tx, audit)
-            .await?;
+        let (status, body) = respond(&order)?;
+        complete_in(&mut tx, tenant, claim.key, status, &body).await?;
         tx.commit().await?;
-        created.try_into()
+        Ok(IdempotentCreate::Created {
+            order: Box::new(order),
+            status,
+            body,
+        })
     }
 
     /// The order alone (no history: one statement, for paths that only need the row).

@@ -9,6 +9,7 @@ mod alerts;
 mod constraints;
 mod fixtures;
 mod harness;
+mod idempotent_orders;
 mod keys;
 mod order_filters;
 mod orders;
@@ -51,5 +52,9 @@ harness::conformance! {
     reconcile::processing_refunds_are_claimed_once,
     sessions::users_upsert_and_stay_in_their_tenant,
     sessions::idempotency_claims,
+    idempotent_orders::idempotent_creates_commit_once,
+    idempotent_orders::refused_idempotent_creates_leave_nothing,
+    idempotent_orders::idempotent_creates_adopt_a_crashed_runs_order,
+    idempotent_orders::concurrent_idempotent_creates_create_one_order,
     sessions::notify_channel_lookups,
 }
