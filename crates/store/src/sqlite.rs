@@ -565,6 +565,10 @@ fn open_connection(location: &Location, reader: bool) -> rusqlite::Result<Connec
         conn.pragma_update(None, "synchronous", "NORMAL")?;
     }
     conn.pragma_update(None, "foreign_keys", true)?;
+    // Savepoint sub-journals (one per store transaction, see `SqliteTx`) and sorts stay in
+    // memory: on disk each was a temporary file created, written and unlinked (measured: 4 %
+    // of the server's CPU in openat/close/unlink under load).
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     if reader {
         // A write that reached a reader by mistake fails loudly instead of taking the lock.
         conn.pragma_update(None, "query_only", true)?;
@@ -940,6 +944,20 @@ mod tests {
         assert!(matches!(err, StoreError::Database(_)), "{err:?}");
         drop(tx);
         assert_eq!(count(&db).await, 0);
+    }
+
+    /// Savepoint sub-journals must never become temporary files (see `open_connection`).
+    #[tokio::test]
+    async fn temporary_storage_stays_in_memory_on_every_connection() {
+        let (_dir, db) = db_with_counter().await;
+        let temp_store = |c: &Connection| {
+            optional::<(i64,)>(c, "PRAGMA temp_store", &[]).map(|row| row.map(|(n,)| n))
+        };
+        let tx = db.begin().await.unwrap();
+        // 2 = MEMORY (0 would be the compile-time default, a file).
+        assert_eq!(temp_store(tx.conn().unwrap()).unwrap(), Some(2));
+        assert_eq!(db.read(temp_store).await.unwrap(), Some(2));
+        drop(tx);
     }
 
     #[tokio::test]
