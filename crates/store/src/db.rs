@@ -246,8 +246,9 @@ macro_rules! db_row {
 
         impl $crate::sqlite::SqliteDecode for $name {
             fn decode(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+                let columns = $crate::sqlite::Columns::new(row);
                 Ok(Self {
-                    $($field: row.get(stringify!($field))?),*
+                    $($field: columns.get(stringify!($field))?),*
                 })
             }
         }

@@ -57,6 +57,38 @@ pub(crate) trait SqliteDecode: Sized {
     fn decode(row: &Row<'_>) -> rusqlite::Result<Self>;
 }
 
+/// Reads a row's columns by name, expecting them in the order the fields are read (as
+/// `db_row!` structs and their `SELECT`s list them): each name is checked against the column
+/// after the last one read, and only a mismatch falls back to rusqlite's search. rusqlite's
+/// `row.get("name")` compares against every column's name through the C API on each call
+/// (measured: ~3 % of the server's CPU decoding 20-column order rows). A `SELECT` naming two
+/// columns alike could be read at either; the store's queries alias every column uniquely.
+pub(crate) struct Columns<'r, 's> {
+    row: &'r Row<'s>,
+    next: std::cell::Cell<usize>,
+}
+
+impl<'r, 's> Columns<'r, 's> {
+    pub(crate) fn new(row: &'r Row<'s>) -> Self {
+        Columns {
+            row,
+            next: std::cell::Cell::new(0),
+        }
+    }
+
+    pub(crate) fn get<T: rusqlite::types::FromSql>(&self, name: &str) -> rusqlite::Result<T> {
+        let stmt: &rusqlite::Statement<'_> = self.row.as_ref();
+        let guess = self.next.get();
+        let index = match stmt.column_name(guess) {
+            // Case-insensitive, as rusqlite's own lookup.
+            Ok(found) if found.eq_ignore_ascii_case(name) => guess,
+            _ => stmt.column_index(name)?,
+        };
+        self.next.set(index + 1);
+        self.row.get(index)
+    }
+}
+
 macro_rules! tuple_decode {
     ($($t:ident $i:tt),+) => {
         impl<$($t: rusqlite::types::FromSql),+> SqliteDecode for ($($t,)+) {
@@ -944,6 +976,53 @@ mod tests {
         assert!(matches!(err, StoreError::Database(_)), "{err:?}");
         drop(tx);
         assert_eq!(count(&db).await, 0);
+    }
+
+    crate::db::db_row! {
+        #[derive(Debug)]
+        struct Named {
+            first: String,
+            second: i64,
+            third: Option<String>,
+        }
+    }
+
+    /// Fields are found by name whatever the order of the `SELECT`'s columns (the fast path
+    /// guesses the next column and checks its name; any mismatch searches), case-insensitive
+    /// as rusqlite's own lookup, and a missing column is an error, never a neighbour's value.
+    #[tokio::test]
+    async fn rows_decode_by_name_in_any_column_order() {
+        let (_dir, db) = db_with_counter().await;
+        let read = |sql: &'static str| db.read(move |c| optional::<Named>(c, sql, &[]));
+        let expected = |row: Option<Named>| {
+            let row = row.unwrap();
+            assert_eq!((row.first.as_str(), row.second, row.third), ("a", 2, None));
+        };
+        expected(
+            read("SELECT 'a' AS first, 2 AS second, NULL AS third")
+                .await
+                .unwrap(),
+        );
+        expected(
+            read("SELECT NULL AS third, 'a' AS first, 2 AS second")
+                .await
+                .unwrap(),
+        );
+        expected(
+            read("SELECT 2 AS second, 'x' AS other, NULL AS third, 'a' AS first")
+                .await
+                .unwrap(),
+        );
+        expected(
+            read("SELECT 'a' AS FIRST, 2 AS Second, NULL AS third")
+                .await
+                .unwrap(),
+        );
+        let missing = read("SELECT 'a' AS first, 'b' AS secnd, NULL AS third").await;
+        assert!(
+            matches!(missing, Err(StoreError::Database(_))),
+            "{missing:?}"
+        );
     }
 
     /// Savepoint sub-journals must never become temporary files (see `open_connection`).

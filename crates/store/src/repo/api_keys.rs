@@ -127,14 +127,16 @@ struct AuthRow {
 // By hand: `db_row!` cannot express `flatten`.
 impl crate::sqlite::SqliteDecode for AuthRow {
     fn decode(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        // The flattened row's own fields come first; these follow it.
+        let columns = crate::sqlite::Columns::new(row);
         Ok(AuthRow {
             key: KeyRow::decode(row)?,
-            tenant_name: row.get("tenant_name")?,
-            tenant_status: row.get("tenant_status")?,
-            tenant_contact_email: row.get("tenant_contact_email")?,
-            tenant_default_channel_id: row.get("tenant_default_channel_id")?,
-            tenant_created_at: row.get("tenant_created_at")?,
-            tenant_updated_at: row.get("tenant_updated_at")?,
+            tenant_name: columns.get("tenant_name")?,
+            tenant_status: columns.get("tenant_status")?,
+            tenant_contact_email: columns.get("tenant_contact_email")?,
+            tenant_default_channel_id: columns.get("tenant_default_channel_id")?,
+            tenant_created_at: columns.get("tenant_created_at")?,
+            tenant_updated_at: columns.get("tenant_updated_at")?,
         })
     }
 }

@@ -161,12 +161,14 @@ struct OrderHistoryRow {
 // By hand: `db_row!` cannot express `flatten`.
 impl crate::sqlite::SqliteDecode for OrderHistoryRow {
     fn decode(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        // The flattened row's own fields come first; these follow it.
+        let columns = crate::sqlite::Columns::new(row);
         Ok(OrderHistoryRow {
             order: OrderRow::decode(row)?,
-            t_from: row.get("t_from")?,
-            t_to: row.get("t_to")?,
-            t_cause: row.get("t_cause")?,
-            t_at: row.get("t_at")?,
+            t_from: columns.get("t_from")?,
+            t_to: columns.get("t_to")?,
+            t_cause: columns.get("t_cause")?,
+            t_at: columns.get("t_at")?,
         })
     }
 }
