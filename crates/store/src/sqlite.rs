@@ -15,8 +15,8 @@
 //! - **Group commit.** The first store transaction of a group begins the writer's transaction;
 //!   each later one runs in a savepoint inside it, so that it can be undone alone. When a
 //!   transaction commits while another is queued for the writer, it releases its work into
-//!   the group, hands the writer on and waits; the last of the queue commits them all with one `COMMIT` (see
-//!   [`SqliteTx::commit`]). Under load this writes each hot page to the WAL once per group
+//!   the group, hands the writer on and waits; the last of the queue commits them all with
+//!   one `COMMIT` (see [`SqliteTx::commit`]). Under load this writes each hot page to the WAL once per group
 //!   instead of once per transaction. Nothing returns before its `COMMIT`; a failed `COMMIT`
 //!   fails every member; a transaction dropped without committing undoes only its own work.
 //! - **Readers.** `SELECT`s outside a transaction run on `query_only` reader connections, kept
@@ -147,7 +147,7 @@ pub(crate) struct Writer {
     conn: Connection,
     group: Option<Group>,
     next_group: u64,
-    /// Physical `COMMIT`s, for tests and the debug log.
+    /// Physical `COMMIT`s (read by tests).
     commits: u64,
 }
 
@@ -173,12 +173,8 @@ impl Writer {
                 group.outcome.send_replace(Some(Ok(())));
             }
             Err(e) => {
-                if !self.conn.is_autocommit() {
-                    // A failed COMMIT leaves the transaction open: nothing of it may stay.
-                    if let Err(err) = self.conn.execute_batch("ROLLBACK") {
-                        tracing::warn!(error = %err, "sqlite rollback failed");
-                    }
-                }
+                // A failed COMMIT leaves the transaction open: nothing of it may stay.
+                self.rollback_open();
                 tracing::error!(error = %e, members = group.waiting + 1,
                     "sqlite: group commit failed; every member fails");
                 group.outcome.send_replace(Some(Err(e.to_string().into())));
@@ -187,14 +183,20 @@ impl Writer {
         result
     }
 
+    /// Rolls back the transaction open on the writer, if any (a failure is logged: `begin`
+    /// rolls back again before building on the connection).
+    fn rollback_open(&self) {
+        if !self.conn.is_autocommit()
+            && let Err(err) = self.conn.execute_batch("ROLLBACK")
+        {
+            tracing::warn!(error = %err, "sqlite rollback failed");
+        }
+    }
+
     /// Abandons the open group: rolls it back and fails its members.
     fn fail_group(&mut self, why: &str) {
         if let Some(group) = self.group.take() {
-            if !self.conn.is_autocommit()
-                && let Err(err) = self.conn.execute_batch("ROLLBACK")
-            {
-                tracing::warn!(error = %err, "sqlite rollback failed");
-            }
+            self.rollback_open();
             if group.waiting > 0 {
                 tracing::error!(
                     reason = why,
@@ -291,12 +293,17 @@ impl SqliteDb {
         Ok(())
     }
 
+    /// The writer, counted in `queued` while waiting for it (so that a committing
+    /// transaction knows to group).
+    async fn lock_writer(&self) -> OwnedMutexGuard<Writer> {
+        let _queued = Queued::new(&self.queued);
+        Arc::clone(&self.writer).lock_owned().await
+    }
+
     /// The writer with no group open: a waiting group is committed first, so what follows
     /// neither joins it nor sees its work before it is durable.
     async fn writer_alone(&self) -> OwnedMutexGuard<Writer> {
-        let queued = Queued::new(&self.queued);
-        let mut w = Arc::clone(&self.writer).lock_owned().await;
-        drop(queued);
+        let mut w = self.lock_writer().await;
         // A failure is the group's members' to report; what follows runs on its own.
         let _ = w.finish_group();
         w
@@ -347,9 +354,7 @@ impl SqliteDb {
     /// the server's CPU at saturation, where most groups have one member).
     pub(crate) async fn begin(&self) -> Result<SqliteTx, StoreError> {
         self.ensure_open()?;
-        let queued = Queued::new(&self.queued);
-        let mut w = Arc::clone(&self.writer).lock_owned().await;
-        drop(queued);
+        let mut w = self.lock_writer().await;
         self.ensure_open()?;
         if w.group.is_some() && w.conn.is_autocommit() {
             w.fail_group("the transaction was rolled back by SQLite");
@@ -480,8 +485,8 @@ impl SqliteTx {
     /// 20 % of the server's CPU per payment). So when another transaction is already queued
     /// for the writer, this one leaves its work in the open group transaction (releasing its
     /// savepoint, if it has one), hands the writer on and waits: the last transaction of the
-    /// queue commits the whole group at once. A waiting member that gets the writer back before anyone committed commits the
-    /// group itself, so a group never outlives its queue. Nothing returns before its group's
+    /// queue commits the whole group at once. A waiting member that gets the writer back
+    /// before anyone committed commits the group itself, so a group never outlives its queue. Nothing returns before its group's
     /// `COMMIT` succeeded; if that `COMMIT` fails, every member gets the error and none of
     /// their work stays. With nobody queued (light load) a transaction commits alone, at once.
     pub(crate) async fn commit(mut self) -> Result<(), StoreError> {

@@ -178,7 +178,8 @@ pub(crate) async fn complete_in(
     check_status(status)?;
     let changed = tx
         .execute(
-            COMPLETE,
+            "UPDATE idempotency_keys SET status_code = $1, response_body = $2 \
+             WHERE tenant_id = $3 AND idem_key = $4 AND status_code IS NULL",
             args![i64::from(status), body.to_vec(), tenant.as_str(), key],
         )
         .await?;
@@ -187,9 +188,6 @@ pub(crate) async fn complete_in(
     }
     Ok(())
 }
-
-const COMPLETE: &str = "UPDATE idempotency_keys SET status_code = $1, response_body = $2 \
-                        WHERE tenant_id = $3 AND idem_key = $4 AND status_code IS NULL";
 
 fn check_status(status: u16) -> Result<(), StoreError> {
     if (100..=599).contains(&status) {
@@ -260,19 +258,9 @@ impl Idempotency<'_> {
         status: u16,
         body: &[u8],
     ) -> Result<(), StoreError> {
-        check_status(status)?;
-        let changed = self
-            .store
-            .pool()
-            .execute(
-                COMPLETE,
-                args![i64::from(status), body.to_vec(), tenant.as_str(), key],
-            )
-            .await?;
-        if changed == 0 {
-            return Err(StoreError::not_found("idempotency claim"));
-        }
-        Ok(())
+        let mut tx = self.store.write_tx().await?;
+        complete_in(&mut tx, tenant, key, status, body).await?;
+        tx.commit().await
     }
 
     /// Drops an in-progress claim (the request failed before a response worth replaying).
