@@ -70,6 +70,7 @@ pub mod audit;
 mod db;
 pub mod envelope;
 pub mod error;
+mod lookups;
 pub mod page;
 pub mod repo;
 mod sqlite;
@@ -81,6 +82,7 @@ pub use audit::{Audit, AuditEntry, AuditLog};
 pub use db::Backend;
 pub use envelope::MasterKey;
 pub use error::StoreError;
+pub use lookups::{DEFAULT_LOOKUP_TTL, DEFAULT_LOOKUP_TTL_MS};
 pub use page::{Page, Paged};
 pub use paygate_core::Transition;
 pub use repo::activity::{
@@ -105,7 +107,7 @@ pub use repo::tenants::{Tenant, TenantFilter, TenantStatus, TenantUpdate, Tenant
 pub use repo::users::{User, Users};
 pub use repo::webhook_deliveries::{AttemptRecord, EventDelivery, QueuedEvent, WebhookDeliveries};
 pub use repo::webhooks::{PREVIOUS_SECRET_TTL, WebhookEndpoint, Webhooks};
-pub use store::Store;
+pub use store::{Store, StoreOptions};
 pub use tx::{NewAlert, NewNotification, Recorded, StoreTx};
 
 impl Store {

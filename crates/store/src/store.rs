@@ -1,6 +1,6 @@
-//! [`Store`]: the handle every caller holds — connection pool, master key, clock, and a small
-//! cache of unwrapped tenant data keys — plus the master-key lifecycle (fingerprint check,
-//! rotation).
+//! [`Store`]: the handle every caller holds — connection pool, master key, clock, a small
+//! cache of unwrapped tenant data keys and the lookup cache of the payment paths (see
+//! `lookups`) — plus the master-key lifecycle (fingerprint check, rotation).
 //!
 //! The master key never touches the database; only its fingerprint does, so an instance
 //! started with the wrong key stops before writing anything. Unwrapped data keys live only in
@@ -18,8 +18,26 @@ use crate::audit::{Audit, AuditRecord};
 use crate::db::{Backend, Pool, Tx, args};
 use crate::envelope::{DataKey, MasterKey, rewrap};
 use crate::error::StoreError;
+use crate::lookups::{DEFAULT_LOOKUP_TTL, Lookups};
 
 const FINGERPRINT_KEY: &str = "master_key_fingerprint";
+
+/// How a [`Store`] behaves beyond its database URL, master key and clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// How long a copy of an API key (with its tenant) or a channel may answer instead of
+    /// the database (see the `lookups` module); zero reads the database every time. A change
+    /// made through this store is seen at once; one made by another instance within this time.
+    pub lookup_ttl: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            lookup_ttl: DEFAULT_LOOKUP_TTL,
+        }
+    }
+}
 
 /// The persistence layer. Cheap to clone: everything lives behind one `Arc`.
 #[derive(Clone)]
@@ -32,6 +50,7 @@ struct Inner {
     master: RwLock<Arc<MasterKey>>,
     clock: Arc<dyn Clock>,
     data_keys: moka::sync::Cache<String, Arc<DataKey>>,
+    lookups: Lookups,
     /// The last id's (milliseconds, random bits), to keep ids strictly increasing.
     last_id: Mutex<(u64, u128)>,
 }
@@ -55,6 +74,16 @@ impl Store {
         master_key: MasterKey,
         clock: Arc<dyn Clock>,
     ) -> Result<Store, StoreError> {
+        Store::connect_with(database_url, master_key, clock, StoreOptions::default()).await
+    }
+
+    /// [`Store::connect`] with options other than the defaults.
+    pub async fn connect_with(
+        database_url: &str,
+        master_key: MasterKey,
+        clock: Arc<dyn Clock>,
+        options: StoreOptions,
+    ) -> Result<Store, StoreError> {
         let pool = Pool::connect(database_url).await?;
         Ok(Store {
             inner: Arc::new(Inner {
@@ -65,6 +94,7 @@ impl Store {
                     .max_capacity(10_000)
                     .time_to_idle(Duration::from_secs(3600))
                     .build(),
+                lookups: Lookups::new(options.lookup_ttl),
                 last_id: Mutex::new((0, 0)),
             }),
         })
@@ -178,6 +208,10 @@ impl Store {
 
     pub(crate) async fn write_tx(&self) -> Result<Tx, StoreError> {
         self.inner.pool.begin().await
+    }
+
+    pub(crate) fn lookups(&self) -> &Lookups {
+        &self.inner.lookups
     }
 
     pub(crate) fn master(&self) -> Arc<MasterKey> {

@@ -2,9 +2,10 @@
 //! then connect, migrate and check the master key against the database.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use paygate_core::Clock;
-use paygate_store::Store;
+use paygate_store::{Store, StoreOptions};
 use secrecy::SecretString;
 
 use super::StartError;
@@ -32,7 +33,11 @@ pub async fn open(config: &Config, clock: Arc<dyn Clock>) -> Result<Opened, Star
         .map_err(|e| missing_or(e, "master key", "PAYGATE_MASTER_KEY", "master_key"))?;
     let (jwt_secret, jwt_origin) = keyfile::jwt_secret(&config.jwt_secret, local)
         .map_err(|e| missing_or(e, "JWT secret", "PAYGATE_JWT_SECRET", "jwt_secret"))?;
-    let store = Store::connect(config.database_url.expose(), master_key, clock).await?;
+    let options = StoreOptions {
+        lookup_ttl: Duration::from_millis(config.lookup_cache_ttl_ms),
+    };
+    let store =
+        Store::connect_with(config.database_url.expose(), master_key, clock, options).await?;
     store.migrate().await?;
     if let Err(e) = store.verify_master_key().await {
         // A key generated a moment ago for a database that already has one would only be in

@@ -14,10 +14,10 @@ use super::reconcile::RawReconcile;
 use super::webhooks::RawWebhooks;
 use super::{
     Config, ConfigError, DEFAULT_ADMIN_TOKEN_TTL_SECS, DEFAULT_CONFIG_FILE, DEFAULT_DATA_DIR,
-    DEFAULT_LISTEN, DEFAULT_MINIPROGRAM_BASE_URL, DEFAULT_RECONCILE_BATCH,
-    DEFAULT_RECONCILE_INTERVAL_SECS, DEFAULT_RECONCILE_PENDING_AGE_SECS,
-    DEFAULT_UPSTREAM_TIMEOUT_MS, DEFAULT_WECHATPAY_BASE_URL, DatabaseUrl, LogFormat, Mode,
-    RateLimits, SecretSource, Upstream,
+    DEFAULT_LISTEN, DEFAULT_LOOKUP_CACHE_TTL_MS, DEFAULT_MINIPROGRAM_BASE_URL,
+    DEFAULT_RECONCILE_BATCH, DEFAULT_RECONCILE_INTERVAL_SECS, DEFAULT_RECONCILE_PENDING_AGE_SECS,
+    DEFAULT_UPSTREAM_TIMEOUT_MS, DEFAULT_WECHATPAY_BASE_URL, DatabaseUrl, LogFormat,
+    MAX_LOOKUP_CACHE_TTL_MS, Mode, RateLimits, SecretSource, Upstream,
 };
 
 /// Top-level keys; environment variables outside this list (`PAYGATE_SIM_LISTEN`, the test
@@ -33,6 +33,7 @@ const KEYS: &[&str] = &[
     "jwt_secret",
     "jwt_secret_file",
     "admin_token_ttl_secs",
+    "lookup_cache_ttl_ms",
     "log_format",
     "upstream",
     "reconcile",
@@ -95,6 +96,7 @@ fn defaults() -> serde_json::Value {
         "listen": DEFAULT_LISTEN.to_string(),
         "trusted_proxies": [],
         "admin_token_ttl_secs": DEFAULT_ADMIN_TOKEN_TTL_SECS,
+        "lookup_cache_ttl_ms": DEFAULT_LOOKUP_CACHE_TTL_MS,
         "log_format": "text",
         "allow_plain_http": false,
         "upstream": {
@@ -170,6 +172,7 @@ struct Raw {
     jwt_secret: Option<SecretString>,
     jwt_secret_file: Option<PathBuf>,
     admin_token_ttl_secs: u64,
+    lookup_cache_ttl_ms: u64,
     log_format: LogFormat,
     upstream: RawUpstream,
     reconcile: RawReconcile,
@@ -357,6 +360,12 @@ pub fn from_figment(figment: &Figment, mode: Mode) -> Result<Config, ConfigError
     };
     let reconcile = raw.reconcile.check(&invalid)?;
     let webhooks = raw.webhooks.check(&invalid)?;
+    if raw.lookup_cache_ttl_ms > MAX_LOOKUP_CACHE_TTL_MS {
+        return Err(invalid(
+            "lookup_cache_ttl_ms",
+            format!("must be between 0 and {MAX_LOOKUP_CACHE_TTL_MS} milliseconds"),
+        ));
+    }
     Ok(Config {
         data_dir: raw.data_dir,
         database_url,
@@ -366,6 +375,7 @@ pub fn from_figment(figment: &Figment, mode: Mode) -> Result<Config, ConfigError
         master_key,
         jwt_secret,
         admin_token_ttl_secs: raw.admin_token_ttl_secs,
+        lookup_cache_ttl_ms: raw.lookup_cache_ttl_ms,
         log_format: raw.log_format,
         upstream,
         reconcile,

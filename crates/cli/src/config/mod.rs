@@ -44,6 +44,11 @@ pub const DEFAULT_DATA_DIR: &str = "./data";
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
 /// `admin_token_ttl_secs` when none is configured (15 minutes).
 pub const DEFAULT_ADMIN_TOKEN_TTL_SECS: u64 = 900;
+/// `lookup_cache_ttl_ms` when none is configured (1 s).
+pub const DEFAULT_LOOKUP_CACHE_TTL_MS: u64 = paygate_store::DEFAULT_LOOKUP_TTL_MS;
+/// The longest accepted `lookup_cache_ttl_ms`: a revocation made on another instance must not
+/// wait longer than this.
+pub const MAX_LOOKUP_CACHE_TTL_MS: u64 = 60_000;
 /// Where a TOML file is looked for when `--config` is not given.
 pub const DEFAULT_CONFIG_FILE: &str = "paygate.toml";
 
@@ -83,6 +88,9 @@ pub struct Config {
     pub master_key: SecretSource,
     pub jwt_secret: SecretSource,
     pub admin_token_ttl_secs: u64,
+    /// How long API keys, tenants, channels and apps read by the payment paths may be
+    /// answered from memory; a change made on another instance is seen within this time.
+    pub lookup_cache_ttl_ms: u64,
     pub log_format: LogFormat,
     pub upstream: Upstream,
     pub reconcile: Reconcile,
@@ -107,6 +115,7 @@ impl Config {
             master_key: SecretSource::File(dir.join("master.key")),
             jwt_secret: SecretSource::File(dir.join("jwt.secret")),
             admin_token_ttl_secs: DEFAULT_ADMIN_TOKEN_TTL_SECS,
+            lookup_cache_ttl_ms: DEFAULT_LOOKUP_CACHE_TTL_MS,
             log_format: LogFormat::Text,
             upstream: Upstream::default(),
             reconcile: Reconcile::default(),

@@ -35,6 +35,10 @@ pub fn redacted(config: &Config) -> Value {
         config.admin_token_ttl_secs.into(),
     );
     top.insert(
+        "lookup_cache_ttl_ms".into(),
+        config.lookup_cache_ttl_ms.into(),
+    );
+    top.insert(
         "log_format".into(),
         serde_json::to_value(config.log_format).unwrap_or(Value::Null),
     );

@@ -56,6 +56,7 @@ fn defaults_without_any_configuration() {
             matches!(&c.jwt_secret, SecretSource::File(p) if p == &PathBuf::from("./data/jwt.secret"))
         );
         assert_eq!(c.admin_token_ttl_secs, 900);
+        assert_eq!(c.lookup_cache_ttl_ms, 1_000);
         assert_eq!(c.log_format, LogFormat::Text);
         assert_eq!(c.reconcile, paygate_cli::config::Reconcile::default());
         assert_eq!(c.reconcile.settings().pending_age.as_secs(), 300);
@@ -109,6 +110,7 @@ fn file_then_environment_then_flags_each_override_the_previous() {
         );
         jail.set_env("PAYGATE_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.7");
         jail.set_env("PAYGATE_UPSTREAM__TIMEOUT_MS", "2500");
+        jail.set_env("PAYGATE_LOOKUP_CACHE_TTL_MS", "0");
         // Someone else's variables under the same prefix are not keys of ours.
         jail.set_env("PAYGATE_TEST_POSTGRES_URL", "postgres://x@y/z");
         let c = prod().unwrap();
@@ -116,6 +118,7 @@ fn file_then_environment_then_flags_each_override_the_previous() {
         assert_eq!(c.admin_token_ttl_secs, 600);
         assert_eq!(c.upstream.wechatpay_base_url, "https://env.example");
         assert_eq!(c.upstream.timeout().as_millis(), 2500);
+        assert_eq!(c.lookup_cache_ttl_ms, 0, "zero turns the cache off");
         let proxies: Vec<String> = c.trusted_proxies.iter().map(|n| n.to_string()).collect();
         assert_eq!(proxies, ["10.0.0.0/8", "192.168.1.7/32"]);
 
@@ -252,6 +255,12 @@ fn each_validation_rule_rejects_with_key_and_origin() {
             "admin_token_ttl_secs",
             "PAYGATE_ADMIN_TOKEN_TTL_SECS",
             "5",
+            "between",
+        ),
+        (
+            "lookup_cache_ttl_ms",
+            "PAYGATE_LOOKUP_CACHE_TTL_MS",
+            "60001",
             "between",
         ),
         (

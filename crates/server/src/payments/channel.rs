@@ -30,7 +30,7 @@ pub async fn channel_provider(
     channel_id: &ChannelId,
 ) -> Result<(Channel, Arc<dyn Provider>), ChannelProviderError> {
     let channels = store.channels();
-    let channel = channels.get_channel(tenant, channel_id).await?;
+    let channel = channels.lookup(tenant, channel_id).await?;
     let version = channel.current_version;
     if let Some(provider) = registry.cached(&channel.id, version) {
         return Ok((channel, provider));

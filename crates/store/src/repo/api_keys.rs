@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::audit::{Audit, AuditRecord};
-use crate::db::{args, db_row, from_ms, from_ms_opt, parse_col};
+use crate::db::{args, db_row, from_ms, from_ms_opt, parse_col, to_ms};
 use crate::error::StoreError;
 use crate::page::{Page, Paged};
 use crate::repo::tenants::{Tenant, TenantRow};
@@ -294,14 +294,16 @@ impl ApiKeys<'_> {
                 .write(self.store, &mut tx, audit)
                 .await?;
             tx.commit().await?;
+            self.store.lookups().invalidate();
         } else {
             drop(tx);
         }
         self.get(tenant, id).await
     }
 
-    /// The key and tenant for a presented secret, or `None` (unknown or revoked). Refreshes
-    /// `last_used_at` when it is older than a minute.
+    /// The key and tenant for a presented secret, or `None` (unknown or revoked), from the
+    /// lookup cache when it holds a current copy (see `lookups`). Refreshes `last_used_at`
+    /// when it is older than a minute.
     pub async fn authenticate(
         &self,
         secret: &SecretString,
@@ -310,6 +312,42 @@ impl ApiKeys<'_> {
         if !secret.starts_with(SECRET_PREFIX) {
             return Ok(None);
         }
+        let digest = digest(secret);
+        let lookups = self.store.lookups();
+        let generation = lookups.generation();
+        let (mut found, mut keep) = match lookups.key(&digest) {
+            Some(found) => (found, false),
+            None => match self.read(&digest).await? {
+                Some(found) => (found, true),
+                None => return Ok(None),
+            },
+        };
+        let now = self.store.now();
+        if found
+            .key
+            .last_used_at
+            .is_none_or(|t| (now - t).whole_milliseconds() >= i128::from(TOUCH_INTERVAL_MS))
+        {
+            let now_ms = to_ms(now);
+            self.store
+                .pool()
+                .execute(
+                    "UPDATE api_keys SET last_used_at = $1 WHERE id = $2 \
+                     AND (last_used_at IS NULL OR last_used_at <= $3)",
+                    args![now_ms, found.key.id.as_str(), now_ms - TOUCH_INTERVAL_MS],
+                )
+                .await?;
+            found.key.last_used_at = Some(now);
+            keep = true;
+        }
+        if keep {
+            lookups.keep_key(generation, digest, &found);
+        }
+        Ok(Some(found))
+    }
+
+    /// The unrevoked key with this digest and its tenant, from the database.
+    async fn read(&self, digest: &str) -> Result<Option<Authenticated>, StoreError> {
         // Key and tenant in one statement: this runs on every tenant API request.
         let row: Option<AuthRow> = self
             .store
@@ -322,25 +360,10 @@ impl ApiKeys<'_> {
                  t.created_at AS tenant_created_at, t.updated_at AS tenant_updated_at \
                  FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
                  WHERE k.digest = $1 AND k.revoked_at IS NULL",
-                args![digest(secret)],
+                args![digest],
             )
             .await?;
         let Some(row) = row else { return Ok(None) };
-        let now = self.store.now_ms();
-        if row
-            .key
-            .last_used_at
-            .is_none_or(|t| now - t >= TOUCH_INTERVAL_MS)
-        {
-            self.store
-                .pool()
-                .execute(
-                    "UPDATE api_keys SET last_used_at = $1 WHERE id = $2 \
-                     AND (last_used_at IS NULL OR last_used_at <= $3)",
-                    args![now, row.key.id.as_str(), now - TOUCH_INTERVAL_MS],
-                )
-                .await?;
-        }
         let tenant = TenantRow {
             id: row.key.tenant_id.clone(),
             name: row.tenant_name,
@@ -350,9 +373,8 @@ impl ApiKeys<'_> {
             created_at: row.tenant_created_at,
             updated_at: row.tenant_updated_at,
         };
-        let key = ApiKey::try_from(row.key)?;
         Ok(Some(Authenticated {
-            key,
+            key: ApiKey::try_from(row.key)?,
             tenant: tenant.try_into()?,
         }))
     }

@@ -99,6 +99,8 @@ impl Apps<'_> {
             .write(self.store, &mut tx, audit)
             .await?;
         tx.commit().await?;
+        // A tenant's second app means orders must name theirs.
+        self.store.lookups().invalidate();
         self.get(tenant, appid).await
     }
 
@@ -117,12 +119,18 @@ impl Apps<'_> {
 
     /// What a new order may go to: the `requested` app if it is the tenant's, else up to two
     /// of its apps — enough to tell "the only one" from "none" and "several" without listing
-    /// them all.
+    /// them all. Answered from the lookup cache when it holds a current copy (see `lookups`).
     pub async fn order_candidates(
         &self,
         tenant: &TenantId,
         requested: Option<&AppId>,
     ) -> Result<Vec<App>, StoreError> {
+        let lookups = self.store.lookups();
+        let key = (tenant.clone(), requested.cloned());
+        if let Some(found) = lookups.app_candidates(&key) {
+            return Ok(found);
+        }
+        let generation = lookups.generation();
         let rows: Vec<AppRow> = self
             .store
             .pool()
@@ -133,7 +141,12 @@ impl Apps<'_> {
                 args![tenant.as_str(), requested.map(AppId::as_str)],
             )
             .await?;
-        rows.into_iter().map(App::try_from).collect()
+        let found = rows
+            .into_iter()
+            .map(App::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        lookups.keep_app_candidates(generation, key, &found);
+        Ok(found)
     }
 
     pub async fn get(&self, tenant: &TenantId, appid: &AppId) -> Result<App, StoreError> {
@@ -181,7 +194,9 @@ impl Apps<'_> {
         AuditRecord::tenant(tenant, "app.set_secret", appid.as_str())
             .write(self.store, &mut tx, audit)
             .await?;
-        tx.commit().await
+        tx.commit().await?;
+        self.store.lookups().invalidate();
+        Ok(())
     }
 
     /// The decrypted `AppSecret`, for calling WeChat on the app's behalf.

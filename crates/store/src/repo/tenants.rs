@@ -261,6 +261,8 @@ impl Tenants<'_> {
             .write(self.store, &mut tx, audit)
             .await?;
         tx.commit().await?;
+        // Authentication answers with the tenant (its default channel among the rest).
+        self.store.lookups().invalidate();
         self.get(id).await
     }
 
@@ -288,6 +290,8 @@ impl Tenants<'_> {
                 .write(self.store, &mut tx, audit)
                 .await?;
             tx.commit().await?;
+            // A suspended tenant's keys stop working at once.
+            self.store.lookups().invalidate();
         } else {
             drop(tx);
         }

@@ -11,6 +11,7 @@ mod fixtures;
 mod harness;
 mod idempotent_orders;
 mod keys;
+mod lookups;
 mod order_filters;
 mod orders;
 mod payments;
@@ -57,4 +58,7 @@ harness::conformance! {
     idempotent_orders::idempotent_creates_adopt_a_crashed_runs_order,
     idempotent_orders::concurrent_idempotent_creates_create_one_order,
     sessions::notify_channel_lookups,
+    lookups::cached_lookups_follow_changes_made_through_the_store,
+    lookups::cached_channels_stay_in_their_tenant,
+    lookups::other_instances_see_changes_within_the_time_to_live,
 }

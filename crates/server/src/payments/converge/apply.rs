@@ -119,7 +119,7 @@ pub async fn apply_payment_status(
     } else {
         read = store
             .channels()
-            .get_channel(&order.tenant_id, &order.channel_id)
+            .lookup(&order.tenant_id, &order.channel_id)
             .await?;
         &read
     };

@@ -263,6 +263,8 @@ impl Channels<'_> {
             .write(self.store, &mut tx, audit)
             .await?;
         tx.commit().await?;
+        // A new active channel changes what an order may go to.
+        self.store.lookups().invalidate();
         self.get(tenant, &id).await
     }
 
@@ -283,12 +285,20 @@ impl Channels<'_> {
     /// What a new order may go to: the `requested` channel (whatever its status) if it is the
     /// tenant's; else up to two active channels, `default` first when it is one of them —
     /// enough to pick the default or the only active channel, or to tell there is none.
+    ///
+    /// Answered from the lookup cache when it holds a current copy (see `lookups`).
     pub async fn order_candidates(
         &self,
         tenant: &TenantId,
         requested: Option<&ChannelId>,
         default: Option<&ChannelId>,
     ) -> Result<Vec<Channel>, StoreError> {
+        let lookups = self.store.lookups();
+        let key = (tenant.clone(), requested.cloned(), default.cloned());
+        if let Some(found) = lookups.candidates(&key) {
+            return Ok(found);
+        }
+        let generation = lookups.generation();
         let rows: Vec<ChannelRow> = self
             .store
             .pool()
@@ -304,10 +314,33 @@ impl Channels<'_> {
                 ],
             )
             .await?;
-        rows.into_iter().map(Channel::try_from).collect()
+        let found = rows
+            .into_iter()
+            .map(Channel::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        lookups.keep_candidates(generation, key, &found);
+        Ok(found)
     }
 
-    /// The channel alone, without its versions.
+    /// The channel alone, as the payment paths need it: from the lookup cache when it holds
+    /// a current copy (see `lookups`), else [`Channels::get_channel`]. Administration reads
+    /// `get_channel`, which always reads the database.
+    pub async fn lookup(&self, tenant: &TenantId, id: &ChannelId) -> Result<Channel, StoreError> {
+        let lookups = self.store.lookups();
+        match lookups.channel(id) {
+            Some(found) if &found.tenant_id == tenant => Ok(found),
+            // Another tenant's channel is not found, whether cached or not.
+            Some(_) => Err(StoreError::not_found("channel")),
+            None => {
+                let generation = lookups.generation();
+                let found = self.get_channel(tenant, id).await?;
+                lookups.keep_channel(generation, &found);
+                Ok(found)
+            }
+        }
+    }
+
+    /// The channel alone, without its versions, read from the database.
     pub async fn get_channel(
         &self,
         tenant: &TenantId,
@@ -382,6 +415,7 @@ impl Channels<'_> {
             .write(self.store, &mut tx, audit)
             .await?;
         tx.commit().await?;
+        self.store.lookups().invalidate();
         self.get_channel(tenant, id).await
     }
 

@@ -58,6 +58,8 @@ impl Channels<'_> {
             .write(self.store, &mut tx, audit)
             .await?;
         tx.commit().await?;
+        // Payments must move to the new version at once.
+        self.store.lookups().invalidate();
         self.version_info(tenant, id, version).await
     }
 
@@ -182,7 +184,14 @@ impl Channels<'_> {
     /// learns which tenant's credentials verify it. Nothing from the notification may be
     /// trusted before that verification. Disabled channels are returned too (in-flight
     /// notifications still arrive); the caller decides.
+    ///
+    /// Answered from the lookup cache when it holds a current copy (see `lookups`).
     pub async fn find(&self, id: &ChannelId) -> Result<Channel, StoreError> {
+        let lookups = self.store.lookups();
+        if let Some(found) = lookups.channel(id) {
+            return Ok(found);
+        }
+        let generation = lookups.generation();
         let row: Option<ChannelRow> = self
             .store
             .pool()
@@ -192,7 +201,9 @@ impl Channels<'_> {
                 args![id.as_str()],
             )
             .await?;
-        row.ok_or(StoreError::not_found("channel"))?.try_into()
+        let found: Channel = row.ok_or(StoreError::not_found("channel"))?.try_into()?;
+        lookups.keep_channel(generation, &found);
+        Ok(found)
     }
 
     async fn version_info(
