@@ -187,4 +187,6 @@ pub fn refunded_order_state(amount: Money, refunded: Money) -> OrderState {
 }
 
 #[cfg(test)]
+mod stale_snapshot_tests;
+#[cfg(test)]
 mod tests;

@@ -105,12 +105,15 @@ pub async fn pay_order(
 
     // A session claims an unbound order before anything is sent to WeChat, atomically: of two
     // users racing for it, the loser gets 403 without creating a prepay in its name.
+    let mut bound = None;
     if let (Some(me), None) = (session, &order.payer_openid) {
-        state
-            .store()
-            .orders()
-            .bind_payer(&tenant.id, &order.id, me)
-            .await?;
+        bound = Some(
+            state
+                .store()
+                .orders()
+                .bind_payer(&tenant.id, &order.id, me)
+                .await?,
+        );
     }
     if let (Some(stored), Some(expires_at)) = (
         reusable_prepay(&order, trade_type, now),
@@ -174,10 +177,11 @@ pub async fn pay_order(
         client_ip: client_ip.map(|ip| ip.to_string()),
     };
     let payer_to_bind = session.or(payer.as_ref());
+    // The order as last read (after the binding, if any) lets the store skip re-reading it.
     state
         .store()
         .orders()
-        .set_prepay(&tenant.id, &order.id, &stored, payer_to_bind)
+        .set_prepay_seen(bound.as_ref().unwrap_or(&order), &stored, payer_to_bind)
         .await?;
     match (prepay_id, code_url) {
         (Some(id), _) => sign(&id, expires_at),

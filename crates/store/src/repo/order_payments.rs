@@ -64,6 +64,31 @@ impl Orders<'_> {
         prepay: &Prepay,
         payer: Option<&OpenId>,
     ) -> Result<Order, StoreError> {
+        self.store_prepay(tenant, id, None, prepay, payer).await
+    }
+
+    /// [`Orders::set_prepay`] for the order `seen` as the caller read it. While the row still
+    /// has `seen`'s state and payer, which is almost always, one compare-and-set `UPDATE`
+    /// stores the prepay without reading the row again; otherwise the outcome is decided on
+    /// the locked row, exactly as `set_prepay` decides it.
+    pub async fn set_prepay_seen(
+        &self,
+        seen: &Order,
+        prepay: &Prepay,
+        payer: Option<&OpenId>,
+    ) -> Result<Order, StoreError> {
+        self.store_prepay(&seen.tenant_id, &seen.id, Some(seen), prepay, payer)
+            .await
+    }
+
+    async fn store_prepay(
+        &self,
+        tenant: &TenantId,
+        id: &OrderId,
+        seen: Option<&Order>,
+        prepay: &Prepay,
+        payer: Option<&OpenId>,
+    ) -> Result<Order, StoreError> {
         match prepay.trade_type {
             OrderTradeType::Jsapi if prepay.prepay_id.is_none() => {
                 return Err(StoreError::invalid("prepay_id", "is required for JSAPI"));
@@ -75,67 +100,23 @@ impl Orders<'_> {
         }
         let now = self.store.now_ms();
         let mut tx = self.store.write_tx().await?;
+        // Any doubt about the copy (including an error it would cause) is settled on the row.
+        if let Some(seen) = seen
+            && let Ok(plan) = plan_prepay(seen, prepay, payer)
+            && let Some(after) = cas_prepay(&mut tx, now, seen, &plan, prepay).await?
+        {
+            return finish_prepay(tx, now, seen, &plan, after).await;
+        }
         let order = lock_order_in(&mut tx, tenant, id).await?;
-        // Decided on the locked row; the one UPDATE below then binds, moves and stores.
-        let bound = match (payer, &order.payer_openid) {
-            (Some(openid), Some(bound)) if bound != openid => {
-                return Err(StoreError::PayerMismatch);
-            }
-            (Some(openid), _) => Some(openid.clone()),
-            (None, bound) => bound.clone(),
-        };
-        if prepay.trade_type == OrderTradeType::Jsapi && bound.is_none() {
-            return Err(StoreError::invalid("payer_openid", "is required for JSAPI"));
-        }
-        let from = match order.state {
-            s @ (OrderState::Created | OrderState::PayError | OrderState::Pending) => s,
-            actual => {
-                return Err(StoreError::StateMismatch {
-                    expected: OrderState::Pending,
-                    actual,
-                });
-            }
-        };
-        let to = OrderState::Pending;
-        if from != to {
-            from.transition_to(to)?;
-        }
-        // The order as it now is comes back with the write: no read after the commit.
-        let after: Option<OrderRow> = tx
-            .optional(
-                concat!(
-                    "UPDATE orders SET state = $1, trade_type = $2, prepay_id = $3, \
-                     code_url = $4, prepay_expires_at = $5, client_ip = COALESCE($6, client_ip), \
-                     payer_openid = COALESCE(payer_openid, $7), updated_at = $8 \
-                     WHERE tenant_id = $9 AND id = $10 AND state = $11 RETURNING ",
-                    order_columns!()
-                ),
-                args![
-                    to.as_str(),
-                    prepay.trade_type.as_str(),
-                    prepay.prepay_id.clone(),
-                    prepay.code_url.clone(),
-                    prepay.prepay_expires_at,
-                    prepay.client_ip.clone(),
-                    bound.as_ref().map(|o| o.as_str().to_owned()),
-                    now,
-                    tenant.as_str(),
-                    id.as_str(),
-                    from.as_str()
-                ],
-            )
-            .await?;
+        let plan = plan_prepay(&order, prepay, payer)?;
         // Unreachable while the row is locked; a compare-and-set all the same.
-        let after = after.ok_or(StoreError::StateMismatch {
-            expected: from,
-            actual: order.state,
-        })?;
-        if from != to {
-            let step = (from, to);
-            insert_history(&mut tx, now, tenant, id, step, "prepay").await?;
-        }
-        tx.commit().await?;
-        after.try_into()
+        let after = cas_prepay(&mut tx, now, &order, &plan, prepay)
+            .await?
+            .ok_or(StoreError::StateMismatch {
+                expected: plan.from,
+                actual: order.state,
+            })?;
+        finish_prepay(tx, now, &order, &plan, after).await
     }
 
     /// Binds the order to `openid` if it has no payer; see the module docs.
@@ -230,6 +211,95 @@ impl Orders<'_> {
             .await?;
         Ok(())
     }
+}
+
+/// What storing a prepay does to an order in a given state and with a given payer.
+struct PrepayPlan {
+    from: OrderState,
+    /// The payer the order has afterwards.
+    bound: Option<OpenId>,
+}
+
+fn plan_prepay(
+    order: &Order,
+    prepay: &Prepay,
+    payer: Option<&OpenId>,
+) -> Result<PrepayPlan, StoreError> {
+    let bound = match (payer, &order.payer_openid) {
+        (Some(openid), Some(bound)) if bound != openid => {
+            return Err(StoreError::PayerMismatch);
+        }
+        (Some(openid), _) => Some(openid.clone()),
+        (None, bound) => bound.clone(),
+    };
+    if prepay.trade_type == OrderTradeType::Jsapi && bound.is_none() {
+        return Err(StoreError::invalid("payer_openid", "is required for JSAPI"));
+    }
+    let from = match order.state {
+        s @ (OrderState::Created | OrderState::PayError | OrderState::Pending) => s,
+        actual => {
+            return Err(StoreError::StateMismatch {
+                expected: OrderState::Pending,
+                actual,
+            });
+        }
+    };
+    if from != OrderState::Pending {
+        from.transition_to(OrderState::Pending)?;
+    }
+    Ok(PrepayPlan { from, bound })
+}
+
+/// The one `UPDATE` that binds, moves and stores, if the row still has `order`'s state and
+/// payer; returns the order as it now is (`None`: the row changed).
+async fn cas_prepay(
+    tx: &mut Tx,
+    now: i64,
+    order: &Order,
+    plan: &PrepayPlan,
+    prepay: &Prepay,
+) -> Result<Option<OrderRow>, StoreError> {
+    tx.optional(
+        concat!(
+            "UPDATE orders SET state = $1, trade_type = $2, prepay_id = $3, \
+             code_url = $4, prepay_expires_at = $5, client_ip = COALESCE($6, client_ip), \
+             payer_openid = COALESCE(payer_openid, $7), updated_at = $8 \
+             WHERE tenant_id = $9 AND id = $10 AND state = $11 \
+             AND (payer_openid = $12 OR (payer_openid IS NULL AND $12 IS NULL)) RETURNING ",
+            order_columns!()
+        ),
+        args![
+            OrderState::Pending.as_str(),
+            prepay.trade_type.as_str(),
+            prepay.prepay_id.clone(),
+            prepay.code_url.clone(),
+            prepay.prepay_expires_at,
+            prepay.client_ip.clone(),
+            plan.bound.as_ref().map(|o| o.as_str().to_owned()),
+            now,
+            order.tenant_id.as_str(),
+            order.id.as_str(),
+            plan.from.as_str(),
+            order.payer_openid.as_ref().map(|o| o.as_str().to_owned())
+        ],
+    )
+    .await
+}
+
+/// The history row of a move to `PENDING`, then the commit.
+async fn finish_prepay(
+    mut tx: Tx,
+    now: i64,
+    order: &Order,
+    plan: &PrepayPlan,
+    after: OrderRow,
+) -> Result<Order, StoreError> {
+    if plan.from != OrderState::Pending {
+        let step = (plan.from, OrderState::Pending);
+        insert_history(&mut tx, now, &order.tenant_id, &order.id, step, "prepay").await?;
+    }
+    tx.commit().await?;
+    after.try_into()
 }
 
 /// Reads the order inside `tx`, locking its row on PostgreSQL until the transaction ends.

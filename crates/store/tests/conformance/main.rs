@@ -45,6 +45,7 @@ harness::conformance! {
     order_filters::orders_filter_by_payer_and_app,
     payments::notify_transaction_commits_together,
     payments::prepay_and_payer_rules,
+    payments::prepay_from_an_out_of_date_copy,
     alerts::alerts_are_raised_once_per_dedupe_key,
     refunds::concurrent_refunds_never_exceed_paid,
     refunds::refund_states_carry_the_order,

@@ -370,3 +370,94 @@ pub async fn prepay_and_payer_rules(ctx: Ctx) {
         (Some(bob), OrderState::Created)
     );
 }
+
+/// `set_prepay_seen` with the caller's copy of the order: a current copy stores the prepay in
+/// one compare-and-set; an out-of-date one is decided on the row as it is, never on the copy.
+pub async fn prepay_from_an_out_of_date_copy(ctx: Ctx) {
+    let shop = fixtures::shop(&ctx, "A", "wxaaaa").await;
+    let orders = ctx.store.orders();
+    let t = &shop.tenant;
+    let (alice, bob) = (openid("oAlice000000"), openid("oBob00000000"));
+    let unbound_order = |no: &'static str| {
+        let mut new = fixtures::new_order(&shop, no, 100);
+        new.payer_openid = None;
+        new
+    };
+
+    // Current copy: CREATED → PENDING, bound, one history row.
+    let copy = orders
+        .create(&ctx.audit(), t, &unbound_order("T000001"))
+        .await
+        .expect("order");
+    let after = orders
+        .set_prepay_seen(&copy, &jsapi("wx1", &ctx), Some(&alice))
+        .await
+        .expect("prepay");
+    assert_eq!(
+        (after.state, after.payer_openid.clone()),
+        (OrderState::Pending, Some(alice.clone()))
+    );
+    let history = orders.get(t, &copy.id).await.expect("get").history;
+    assert_eq!(history.len(), 1, "{history:?}");
+
+    // The copy says CREATED but the order is PENDING already: a refresh, no second history row.
+    let after = orders
+        .set_prepay_seen(&copy, &jsapi("wx2", &ctx), Some(&alice))
+        .await
+        .expect("refresh");
+    assert_eq!(
+        (after.state, after.prepay_id.as_deref()),
+        (OrderState::Pending, Some("wx2"))
+    );
+    let history = orders.get(t, &copy.id).await.expect("get").history;
+    assert_eq!(history.len(), 1, "{history:?}");
+
+    // The copy has no payer but Bob was bound meanwhile: Alice is refused, Bob stays.
+    let copy = orders
+        .create(&ctx.audit(), t, &unbound_order("T000002"))
+        .await
+        .expect("order");
+    orders
+        .bind_payer(t, &copy.id, &bob)
+        .await
+        .expect("bind bob");
+    let err = orders
+        .set_prepay_seen(&copy, &jsapi("wx3", &ctx), Some(&alice))
+        .await
+        .expect_err("bound to bob");
+    assert!(matches!(err, StoreError::PayerMismatch), "{err:?}");
+    let now = orders.get(t, &copy.id).await.expect("get").order;
+    assert_eq!(
+        (now.state, now.payer_openid, now.prepay_id),
+        (OrderState::Created, Some(bob.clone()), None)
+    );
+
+    // The copy says CREATED but the order was closed meanwhile: refused, nothing stored.
+    let copy = orders
+        .create(&ctx.audit(), t, &unbound_order("T000003"))
+        .await
+        .expect("order");
+    orders
+        .transition(t, &copy.id, OrderState::Created, OrderState::Closed, "test")
+        .await
+        .expect("close");
+    let err = orders
+        .set_prepay_seen(&copy, &jsapi("wx4", &ctx), Some(&alice))
+        .await
+        .expect_err("closed");
+    assert!(
+        matches!(
+            err,
+            StoreError::StateMismatch {
+                actual: OrderState::Closed,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let now = orders.get(t, &copy.id).await.expect("get").order;
+    assert_eq!(
+        (now.state, now.payer_openid, now.prepay_id),
+        (OrderState::Closed, None, None)
+    );
+}

@@ -138,6 +138,26 @@ pub async fn apply_payment_status(
         let outcome = raise(&mut tx, order, &mismatch, finding(mismatch.kind)).await?;
         return finish(tx, order, recorded, outcome).await;
     }
+    let change = OrderChange {
+        cause: cause.to_owned(),
+        transaction_id: status
+            .transaction_id
+            .as_ref()
+            .map(|t| t.as_str().to_owned()),
+        paid_at: status.success_time,
+        payer_openid: status.payer.clone(),
+    };
+    // The order as the caller read it is almost always the order as it is: when it calls for
+    // a transition, the compare-and-set from its state proves that without reading the row
+    // again. Only a lost race (the state moved meanwhile) decides again on the locked row.
+    if let PaymentDecision::Transition { to, event } =
+        decide_payment(order.state, status.trade_state)
+    {
+        match transition(&mut tx, order, to, &change, event).await {
+            Err(ConvergeError::Store(StoreError::StateMismatch { .. })) => {}
+            done => return finish(tx, order, recorded, done?).await,
+        }
+    }
     let current = tx.lock_order(&order.tenant_id, &order.id).await?;
     let outcome = match decide_payment(current.state, status.trade_state) {
         PaymentDecision::Nothing => ConvergeOutcome::Unchanged,
@@ -153,15 +173,6 @@ pub async fn apply_payment_status(
             raise(&mut tx, order, &mismatch, finding(mismatch.kind)).await?
         }
         PaymentDecision::Transition { to, event } => {
-            let change = OrderChange {
-                cause: cause.to_owned(),
-                transaction_id: status
-                    .transaction_id
-                    .as_ref()
-                    .map(|t| t.as_str().to_owned()),
-                paid_at: status.success_time,
-                payer_openid: status.payer.clone(),
-            };
             transition(&mut tx, &current, to, &change, event).await?
         }
     };
@@ -193,7 +204,8 @@ pub async fn close_locally(
     Ok(outcome)
 }
 
-/// The compare-and-set on a locked order, and its event with the order as it now is.
+/// The compare-and-set from `current`'s state (the locked order, or on the optimistic path the
+/// order as the caller read it), and its event with the order as it now is.
 async fn transition(
     tx: &mut StoreTx,
     current: &Order,
