@@ -17,11 +17,14 @@
 //! Only found rows are kept: an unknown API key costs a database read every time, so guessing
 //! keys cannot fill the cache, and a key created elsewhere works at once.
 
+use std::borrow::Borrow;
+use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use paygate_core::{AppId, ChannelId, TenantId};
 
+use crate::error::StoreError;
 use crate::repo::api_keys::Authenticated;
 use crate::repo::apps::App;
 use crate::repo::channels::Channel;
@@ -34,46 +37,48 @@ pub const DEFAULT_LOOKUP_TTL: Duration = Duration::from_millis(DEFAULT_LOOKUP_TT
 const CAPACITY: u64 = 20_000;
 
 /// Which channels `Channels::order_candidates` looked for: tenant, requested, default.
-type CandidatesKey = (TenantId, Option<ChannelId>, Option<ChannelId>);
+pub(crate) type ChannelCandidatesKey = (TenantId, Option<ChannelId>, Option<ChannelId>);
 /// Which apps `Apps::order_candidates` looked for: tenant, requested.
-type AppCandidatesKey = (TenantId, Option<AppId>);
+pub(crate) type AppCandidatesKey = (TenantId, Option<AppId>);
 
-/// The cached lookups of one [`crate::Store`].
+/// The cached lookups of one [`crate::Store`]: one [`Copies`] per kind of lookup, all under
+/// one generation.
 pub(crate) struct Lookups {
     generation: AtomicU64,
-    /// `None` when caching is off (a time to live of zero).
-    caches: Option<Caches>,
-}
-
-struct Caches {
     /// By the key's SHA-256 digest (hex): the secret itself is never a cache key.
-    keys: moka::sync::Cache<String, (u64, Authenticated)>,
-    channels: moka::sync::Cache<ChannelId, (u64, Channel)>,
-    candidates: moka::sync::Cache<CandidatesKey, (u64, Vec<Channel>)>,
-    apps: moka::sync::Cache<AppCandidatesKey, (u64, Vec<App>)>,
+    pub(crate) keys: Copies<String, Authenticated>,
+    pub(crate) channels: Copies<ChannelId, Channel>,
+    pub(crate) channel_candidates: Copies<ChannelCandidatesKey, Vec<Channel>>,
+    pub(crate) app_candidates: Copies<AppCandidatesKey, Vec<App>>,
 }
 
-fn cache<K, V>(ttl: Duration) -> moka::sync::Cache<K, V>
+/// Copies of one kind of lookup's answers, each stamped with the generation it was read in;
+/// no cache at all when the time to live is zero.
+pub(crate) struct Copies<K, V>(Option<moka::sync::Cache<K, (u64, V)>>);
+
+impl<K, V> Copies<K, V>
 where
-    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    K: Hash + Eq + Send + Sync + 'static,
     V: Clone + Send + Sync + 'static,
 {
-    moka::sync::Cache::builder()
-        .max_capacity(CAPACITY)
-        .time_to_live(ttl)
-        .build()
+    fn new(ttl: Duration) -> Self {
+        Copies((!ttl.is_zero()).then(|| {
+            moka::sync::Cache::builder()
+                .max_capacity(CAPACITY)
+                .time_to_live(ttl)
+                .build()
+        }))
+    }
 }
 
 impl Lookups {
     pub(crate) fn new(ttl: Duration) -> Lookups {
         Lookups {
             generation: AtomicU64::new(0),
-            caches: (!ttl.is_zero()).then(|| Caches {
-                keys: cache(ttl),
-                channels: cache(ttl),
-                candidates: cache(ttl),
-                apps: cache(ttl),
-            }),
+            keys: Copies::new(ttl),
+            channels: Copies::new(ttl),
+            channel_candidates: Copies::new(ttl),
+            app_candidates: Copies::new(ttl),
         }
     }
 
@@ -88,61 +93,51 @@ impl Lookups {
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
-    fn current<V: Clone>(&self, entry: Option<(u64, V)>) -> Option<V> {
-        entry
+    /// The copy kept for `key`, if it is of the current generation.
+    pub(crate) fn get<K, V, Q>(&self, copies: &Copies<K, V>, key: &Q) -> Option<V>
+    where
+        K: Borrow<Q> + Hash + Eq + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+        Q: Hash + Eq + ?Sized,
+    {
+        copies
+            .0
+            .as_ref()?
+            .get(key)
             .filter(|(generation, _)| *generation == self.generation())
             .map(|(_, value)| value)
     }
 
-    pub(crate) fn key(&self, digest: &str) -> Option<Authenticated> {
-        let caches = self.caches.as_ref()?;
-        self.current(caches.keys.get(digest))
-    }
-
-    pub(crate) fn keep_key(&self, generation: u64, digest: String, found: &Authenticated) {
-        if let Some(caches) = &self.caches {
-            caches.keys.insert(digest, (generation, found.clone()));
+    /// Keeps `value`, read in `generation`, for `key`.
+    pub(crate) fn keep<K, V>(&self, copies: &Copies<K, V>, generation: u64, key: K, value: &V)
+    where
+        K: Hash + Eq + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+    {
+        if let Some(cache) = &copies.0 {
+            cache.insert(key, (generation, value.clone()));
         }
     }
 
-    pub(crate) fn channel(&self, id: &ChannelId) -> Option<Channel> {
-        let caches = self.caches.as_ref()?;
-        self.current(caches.channels.get(id))
-    }
-
-    pub(crate) fn keep_channel(&self, generation: u64, found: &Channel) {
-        if let Some(caches) = &self.caches {
-            caches
-                .channels
-                .insert(found.id.clone(), (generation, found.clone()));
-        }
-    }
-
-    pub(crate) fn candidates(&self, key: &CandidatesKey) -> Option<Vec<Channel>> {
-        let caches = self.caches.as_ref()?;
-        self.current(caches.candidates.get(key))
-    }
-
-    pub(crate) fn keep_candidates(&self, generation: u64, key: CandidatesKey, found: &[Channel]) {
-        if let Some(caches) = &self.caches {
-            caches.candidates.insert(key, (generation, found.to_vec()));
-        }
-    }
-
-    pub(crate) fn app_candidates(&self, key: &AppCandidatesKey) -> Option<Vec<App>> {
-        let caches = self.caches.as_ref()?;
-        self.current(caches.apps.get(key))
-    }
-
-    pub(crate) fn keep_app_candidates(
+    /// The current copy for `key`, else what `read` finds in the database (kept).
+    pub(crate) async fn get_or_read<K, V, F>(
         &self,
-        generation: u64,
-        key: AppCandidatesKey,
-        found: &[App],
-    ) {
-        if let Some(caches) = &self.caches {
-            caches.apps.insert(key, (generation, found.to_vec()));
+        copies: &Copies<K, V>,
+        key: K,
+        read: F,
+    ) -> Result<V, StoreError>
+    where
+        K: Hash + Eq + Send + Sync + 'static,
+        V: Clone + Send + Sync + 'static,
+        F: Future<Output = Result<V, StoreError>>,
+    {
+        if let Some(found) = self.get(copies, &key) {
+            return Ok(found);
         }
+        let generation = self.generation();
+        let found = read.await?;
+        self.keep(copies, generation, key, &found);
+        Ok(found)
     }
 }
 
@@ -169,11 +164,11 @@ mod tests {
     fn a_copy_is_used_until_a_change_and_never_after() {
         let lookups = Lookups::new(Duration::from_secs(60));
         let ch = channel();
-        assert_eq!(lookups.channel(&ch.id), None);
-        lookups.keep_channel(lookups.generation(), &ch);
-        assert_eq!(lookups.channel(&ch.id), Some(ch.clone()));
+        assert_eq!(lookups.get(&lookups.channels, &ch.id), None);
+        lookups.keep(&lookups.channels, lookups.generation(), ch.id.clone(), &ch);
+        assert_eq!(lookups.get(&lookups.channels, &ch.id), Some(ch.clone()));
         lookups.invalidate();
-        assert_eq!(lookups.channel(&ch.id), None);
+        assert_eq!(lookups.get(&lookups.channels, &ch.id), None);
     }
 
     #[test]
@@ -182,25 +177,25 @@ mod tests {
         let ch = channel();
         let before = lookups.generation();
         lookups.invalidate(); // the change commits while the read is under way
-        lookups.keep_channel(before, &ch);
-        assert_eq!(lookups.channel(&ch.id), None);
+        lookups.keep(&lookups.channels, before, ch.id.clone(), &ch);
+        assert_eq!(lookups.get(&lookups.channels, &ch.id), None);
     }
 
     #[test]
     fn a_zero_time_to_live_keeps_nothing() {
         let lookups = Lookups::new(Duration::ZERO);
         let ch = channel();
-        lookups.keep_channel(lookups.generation(), &ch);
-        assert_eq!(lookups.channel(&ch.id), None);
+        lookups.keep(&lookups.channels, lookups.generation(), ch.id.clone(), &ch);
+        assert_eq!(lookups.get(&lookups.channels, &ch.id), None);
     }
 
     #[test]
     fn copies_expire_after_their_time_to_live() {
         let lookups = Lookups::new(Duration::from_millis(50));
         let ch = channel();
-        lookups.keep_channel(lookups.generation(), &ch);
-        assert_eq!(lookups.channel(&ch.id), Some(ch.clone()));
+        lookups.keep(&lookups.channels, lookups.generation(), ch.id.clone(), &ch);
+        assert_eq!(lookups.get(&lookups.channels, &ch.id), Some(ch.clone()));
         std::thread::sleep(Duration::from_millis(120));
-        assert_eq!(lookups.channel(&ch.id), None);
+        assert_eq!(lookups.get(&lookups.channels, &ch.id), None);
     }
 }

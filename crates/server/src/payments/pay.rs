@@ -105,16 +105,16 @@ pub async fn pay_order(
 
     // A session claims an unbound order before anything is sent to WeChat, atomically: of two
     // users racing for it, the loser gets 403 without creating a prepay in its name.
-    let mut bound = None;
-    if let (Some(me), None) = (session, &order.payer_openid) {
-        bound = Some(
+    let bound = match (session, &order.payer_openid) {
+        (Some(me), None) => Some(
             state
                 .store()
                 .orders()
                 .bind_payer(&tenant.id, &order.id, me)
                 .await?,
-        );
-    }
+        ),
+        _ => None,
+    };
     if let (Some(stored), Some(expires_at)) = (
         reusable_prepay(&order, trade_type, now),
         order.prepay_expires_at,

@@ -315,7 +315,7 @@ impl ApiKeys<'_> {
         let digest = digest(secret);
         let lookups = self.store.lookups();
         let generation = lookups.generation();
-        let (mut found, mut keep) = match lookups.key(&digest) {
+        let (mut found, mut keep) = match lookups.get(&lookups.keys, digest.as_str()) {
             Some(found) => (found, false),
             None => match self.read(&digest).await? {
                 Some(found) => (found, true),
@@ -341,7 +341,7 @@ impl ApiKeys<'_> {
             keep = true;
         }
         if keep {
-            lookups.keep_key(generation, digest, &found);
+            lookups.keep(&lookups.keys, generation, digest, &found);
         }
         Ok(Some(found))
     }

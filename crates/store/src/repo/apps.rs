@@ -127,26 +127,22 @@ impl Apps<'_> {
     ) -> Result<Vec<App>, StoreError> {
         let lookups = self.store.lookups();
         let key = (tenant.clone(), requested.cloned());
-        if let Some(found) = lookups.app_candidates(&key) {
-            return Ok(found);
-        }
-        let generation = lookups.generation();
-        let rows: Vec<AppRow> = self
-            .store
-            .pool()
-            .all(
-                select!(
-                    "WHERE tenant_id = $1 AND ($2 IS NULL OR appid = $2) ORDER BY appid LIMIT 2"
-                ),
-                args![tenant.as_str(), requested.map(AppId::as_str)],
-            )
-            .await?;
-        let found = rows
-            .into_iter()
-            .map(App::try_from)
-            .collect::<Result<Vec<_>, _>>()?;
-        lookups.keep_app_candidates(generation, key, &found);
-        Ok(found)
+        let read = async {
+            let rows: Vec<AppRow> = self
+                .store
+                .pool()
+                .all(
+                    select!(
+                        "WHERE tenant_id = $1 AND ($2 IS NULL OR appid = $2) ORDER BY appid LIMIT 2"
+                    ),
+                    args![tenant.as_str(), requested.map(AppId::as_str)],
+                )
+                .await?;
+            rows.into_iter().map(App::try_from).collect()
+        };
+        lookups
+            .get_or_read(&lookups.app_candidates, key, read)
+            .await
     }
 
     pub async fn get(&self, tenant: &TenantId, appid: &AppId) -> Result<App, StoreError> {

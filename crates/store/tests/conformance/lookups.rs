@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use paygate_core::ProviderKind;
 use paygate_store::{
-    ChannelStatus, ChannelUpdate, Scope, Store, StoreOptions, TenantStatus, TenantUpdate,
+    Channel, ChannelStatus, ChannelUpdate, Scope, Store, StoreOptions, TenantStatus, TenantUpdate,
 };
 use secrecy::SecretString;
 
@@ -27,6 +27,38 @@ async fn key_secret(
     (created.key.id, created.secret)
 }
 
+/// The key's tenant and key as authentication answers them; the key must be known.
+async fn known(ctx: &Ctx, secret: &SecretString) -> paygate_store::Authenticated {
+    ctx.store
+        .api_keys()
+        .authenticate(secret)
+        .await
+        .expect("auth")
+        .expect("known")
+}
+
+/// The shop's channel as each payment path reads it: `lookup` (pay), `find` (notifications).
+async fn seen_by_payments(ctx: &Ctx, shop: &fixtures::Shop) -> [Channel; 2] {
+    let channels = ctx.store.channels();
+    [
+        channels
+            .lookup(&shop.tenant, &shop.channel)
+            .await
+            .expect("lookup"),
+        channels.find(&shop.channel).await.expect("find"),
+    ]
+}
+
+/// How many apps a new order of the shop's tenant may go to (at most two are looked for).
+async fn app_candidates(ctx: &Ctx, shop: &fixtures::Shop) -> usize {
+    ctx.store
+        .apps()
+        .order_candidates(&shop.tenant, None)
+        .await
+        .expect("apps")
+        .len()
+}
+
 /// Every cached read, then every change through the store, then the same reads: each shows
 /// the change at once.
 pub async fn cached_lookups_follow_changes_made_through_the_store(ctx: Ctx) {
@@ -34,37 +66,20 @@ pub async fn cached_lookups_follow_changes_made_through_the_store(ctx: Ctx) {
     let shop = fixtures::shop(&ctx, "A", "wxaaaa").await;
     let keys = ctx.store.api_keys();
     let channels = ctx.store.channels();
-    let apps = ctx.store.apps();
     let (key_id, secret) = key_secret(&ctx, &shop.tenant).await;
 
     // Fill the cache.
-    let auth = keys
-        .authenticate(&secret)
-        .await
-        .expect("auth")
-        .expect("known");
+    let auth = known(&ctx, &secret).await;
     assert_eq!(auth.tenant.status, TenantStatus::Active);
-    assert_eq!(
-        channels
-            .lookup(&shop.tenant, &shop.channel)
-            .await
-            .expect("lookup")
-            .current_version,
-        1
-    );
-    channels.find(&shop.channel).await.expect("find");
+    for channel in seen_by_payments(&ctx, &shop).await {
+        assert_eq!(channel.current_version, 1);
+    }
     let candidates = channels
         .order_candidates(&shop.tenant, None, None)
         .await
         .expect("candidates");
     assert_eq!(candidates.len(), 1);
-    assert_eq!(
-        apps.order_candidates(&shop.tenant, None)
-            .await
-            .expect("apps")
-            .len(),
-        1
-    );
+    assert_eq!(app_candidates(&ctx, &shop).await, 1);
 
     // A suspended tenant is seen by the next authentication.
     ctx.store
@@ -72,11 +87,7 @@ pub async fn cached_lookups_follow_changes_made_through_the_store(ctx: Ctx) {
         .set_status(&audit, &shop.tenant, TenantStatus::Suspended)
         .await
         .expect("suspend");
-    let auth = keys
-        .authenticate(&secret)
-        .await
-        .expect("auth")
-        .expect("known");
+    let auth = known(&ctx, &secret).await;
     assert_eq!(auth.tenant.status, TenantStatus::Suspended);
     ctx.store
         .tenants()
@@ -113,11 +124,7 @@ pub async fn cached_lookups_follow_changes_made_through_the_store(ctx: Ctx) {
         )
         .await
         .expect("default channel");
-    let auth = keys
-        .authenticate(&secret)
-        .await
-        .expect("auth")
-        .expect("known");
+    let auth = known(&ctx, &secret).await;
     assert_eq!(auth.tenant.default_channel_id, Some(second.clone()));
     channels
         .add_credentials_version(
@@ -129,30 +136,11 @@ pub async fn cached_lookups_follow_changes_made_through_the_store(ctx: Ctx) {
         )
         .await
         .expect("rotate");
-    assert_eq!(
-        channels
-            .lookup(&shop.tenant, &shop.channel)
-            .await
-            .expect("lookup")
-            .current_version,
-        2
-    );
-    assert_eq!(
-        channels
-            .find(&shop.channel)
-            .await
-            .expect("find")
-            .current_version,
-        2
-    );
+    for channel in seen_by_payments(&ctx, &shop).await {
+        assert_eq!(channel.current_version, 2);
+    }
     fixtures::app(&ctx, &shop.tenant, "wxbbbb").await;
-    assert_eq!(
-        apps.order_candidates(&shop.tenant, None)
-            .await
-            .expect("apps")
-            .len(),
-        2
-    );
+    assert_eq!(app_candidates(&ctx, &shop).await, 2);
 
     // A disabled channel stops being a candidate and is seen disabled.
     channels
@@ -167,18 +155,9 @@ pub async fn cached_lookups_follow_changes_made_through_the_store(ctx: Ctx) {
         )
         .await
         .expect("disable");
-    assert_eq!(
-        channels
-            .lookup(&shop.tenant, &shop.channel)
-            .await
-            .expect("lookup")
-            .status,
-        ChannelStatus::Disabled
-    );
-    assert_eq!(
-        channels.find(&shop.channel).await.expect("find").status,
-        ChannelStatus::Disabled
-    );
+    for channel in seen_by_payments(&ctx, &shop).await {
+        assert_eq!(channel.status, ChannelStatus::Disabled);
+    }
     let candidates = channels
         .order_candidates(&shop.tenant, None, Some(&second))
         .await
@@ -192,7 +171,7 @@ pub async fn cached_lookups_follow_changes_made_through_the_store(ctx: Ctx) {
     keys.revoke(&audit, &shop.tenant, &key_id)
         .await
         .expect("revoke");
-    assert!(keys.authenticate(&secret).await.expect("auth").is_none());
+    assert!(!authenticates(&ctx.store, &secret).await);
 }
 
 /// A cached channel is still only its own tenant's.
@@ -207,6 +186,16 @@ pub async fn cached_channels_stay_in_their_tenant(ctx: Ctx) {
         .await
         .expect_err("foreign");
     assert_eq!(err.code(), "not_found");
+}
+
+/// Whether `store` accepts the key.
+async fn authenticates(store: &Store, secret: &SecretString) -> bool {
+    store
+        .api_keys()
+        .authenticate(secret)
+        .await
+        .expect("auth")
+        .is_some()
 }
 
 /// Another instance (here: a second store on the same database) keeps its copy for its
@@ -225,22 +214,8 @@ pub async fn other_instances_see_changes_within_the_time_to_live(ctx: Ctx) {
     };
     let cached = other(TTL).await.expect("second instance");
     let uncached = other(Duration::ZERO).await.expect("third instance");
-    assert!(
-        cached
-            .api_keys()
-            .authenticate(&secret)
-            .await
-            .expect("auth")
-            .is_some()
-    );
-    assert!(
-        uncached
-            .api_keys()
-            .authenticate(&secret)
-            .await
-            .expect("auth")
-            .is_some()
-    );
+    assert!(authenticates(&cached, &secret).await);
+    assert!(authenticates(&uncached, &secret).await);
 
     ctx.store
         .api_keys()
@@ -248,31 +223,16 @@ pub async fn other_instances_see_changes_within_the_time_to_live(ctx: Ctx) {
         .await
         .expect("revoke");
     assert!(
-        uncached
-            .api_keys()
-            .authenticate(&secret)
-            .await
-            .expect("auth")
-            .is_none(),
+        !authenticates(&uncached, &secret).await,
         "without a cache the revocation is seen at once"
     );
     assert!(
-        cached
-            .api_keys()
-            .authenticate(&secret)
-            .await
-            .expect("auth")
-            .is_some(),
+        authenticates(&cached, &secret).await,
         "the copy answers until it expires (this proves the cache is used)"
     );
     tokio::time::sleep(TTL + Duration::from_millis(300)).await;
     assert!(
-        cached
-            .api_keys()
-            .authenticate(&secret)
-            .await
-            .expect("auth")
-            .is_none(),
+        !authenticates(&cached, &secret).await,
         "after the time to live the revocation is seen"
     );
     cached.close().await;

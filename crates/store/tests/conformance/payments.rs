@@ -378,17 +378,15 @@ pub async fn prepay_from_an_out_of_date_copy(ctx: Ctx) {
     let orders = ctx.store.orders();
     let t = &shop.tenant;
     let (alice, bob) = (openid("oAlice000000"), openid("oBob00000000"));
-    let unbound_order = |no: &'static str| {
+    // A new unbound order, as the caller reads it when it is created.
+    let copy_of_new = async |no: &'static str| {
         let mut new = fixtures::new_order(&shop, no, 100);
         new.payer_openid = None;
-        new
+        orders.create(&ctx.audit(), t, &new).await.expect("order")
     };
 
     // Current copy: CREATED → PENDING, bound, one history row.
-    let copy = orders
-        .create(&ctx.audit(), t, &unbound_order("T000001"))
-        .await
-        .expect("order");
+    let copy = copy_of_new("T000001").await;
     let after = orders
         .set_prepay_seen(&copy, &jsapi("wx1", &ctx), Some(&alice))
         .await
@@ -413,10 +411,7 @@ pub async fn prepay_from_an_out_of_date_copy(ctx: Ctx) {
     assert_eq!(history.len(), 1, "{history:?}");
 
     // The copy has no payer but Bob was bound meanwhile: Alice is refused, Bob stays.
-    let copy = orders
-        .create(&ctx.audit(), t, &unbound_order("T000002"))
-        .await
-        .expect("order");
+    let copy = copy_of_new("T000002").await;
     orders
         .bind_payer(t, &copy.id, &bob)
         .await
@@ -433,10 +428,7 @@ pub async fn prepay_from_an_out_of_date_copy(ctx: Ctx) {
     );
 
     // The copy says CREATED but the order was closed meanwhile: refused, nothing stored.
-    let copy = orders
-        .create(&ctx.audit(), t, &unbound_order("T000003"))
-        .await
-        .expect("order");
+    let copy = copy_of_new("T000003").await;
     orders
         .transition(t, &copy.id, OrderState::Created, OrderState::Closed, "test")
         .await

@@ -295,48 +295,39 @@ impl Channels<'_> {
     ) -> Result<Vec<Channel>, StoreError> {
         let lookups = self.store.lookups();
         let key = (tenant.clone(), requested.cloned(), default.cloned());
-        if let Some(found) = lookups.candidates(&key) {
-            return Ok(found);
-        }
-        let generation = lookups.generation();
-        let rows: Vec<ChannelRow> = self
-            .store
-            .pool()
-            .all(
-                select!(
-                    "WHERE tenant_id = $1 AND (id = $2 OR ($2 IS NULL AND status = 'active')) \
-                     ORDER BY CASE WHEN id = $3 THEN 0 ELSE 1 END, id LIMIT 2"
-                ),
-                args![
-                    tenant.as_str(),
-                    requested.map(ChannelId::as_str),
-                    default.map(ChannelId::as_str)
-                ],
-            )
-            .await?;
-        let found = rows
-            .into_iter()
-            .map(Channel::try_from)
-            .collect::<Result<Vec<_>, _>>()?;
-        lookups.keep_candidates(generation, key, &found);
-        Ok(found)
+        let read = async {
+            let rows: Vec<ChannelRow> = self
+                .store
+                .pool()
+                .all(
+                    select!(
+                        "WHERE tenant_id = $1 AND (id = $2 OR ($2 IS NULL AND status = 'active')) \
+                         ORDER BY CASE WHEN id = $3 THEN 0 ELSE 1 END, id LIMIT 2"
+                    ),
+                    args![
+                        tenant.as_str(),
+                        requested.map(ChannelId::as_str),
+                        default.map(ChannelId::as_str)
+                    ],
+                )
+                .await?;
+            rows.into_iter().map(Channel::try_from).collect()
+        };
+        lookups
+            .get_or_read(&lookups.channel_candidates, key, read)
+            .await
     }
 
-    /// The channel alone, as the payment paths need it: from the lookup cache when it holds
-    /// a current copy (see `lookups`), else [`Channels::get_channel`]. Administration reads
-    /// `get_channel`, which always reads the database.
+    /// The channel alone, as the payment paths need it: [`Channels::find`] (from the lookup
+    /// cache when it holds a current copy, see `lookups`), and not found unless it is
+    /// `tenant`'s. Administration reads [`Channels::get_channel`], which always reads the
+    /// database.
     pub async fn lookup(&self, tenant: &TenantId, id: &ChannelId) -> Result<Channel, StoreError> {
-        let lookups = self.store.lookups();
-        match lookups.channel(id) {
-            Some(found) if &found.tenant_id == tenant => Ok(found),
-            // Another tenant's channel is not found, whether cached or not.
-            Some(_) => Err(StoreError::not_found("channel")),
-            None => {
-                let generation = lookups.generation();
-                let found = self.get_channel(tenant, id).await?;
-                lookups.keep_channel(generation, &found);
-                Ok(found)
-            }
+        let found = self.find(id).await?;
+        if &found.tenant_id == tenant {
+            Ok(found)
+        } else {
+            Err(StoreError::not_found("channel"))
         }
     }
 

@@ -188,22 +188,21 @@ impl Channels<'_> {
     /// Answered from the lookup cache when it holds a current copy (see `lookups`).
     pub async fn find(&self, id: &ChannelId) -> Result<Channel, StoreError> {
         let lookups = self.store.lookups();
-        if let Some(found) = lookups.channel(id) {
-            return Ok(found);
-        }
-        let generation = lookups.generation();
-        let row: Option<ChannelRow> = self
-            .store
-            .pool()
-            .optional(
-                "SELECT id, tenant_id, kind, mch_id, name, status, current_version, created_at, \
-                 updated_at FROM channels WHERE id = $1",
-                args![id.as_str()],
-            )
-            .await?;
-        let found: Channel = row.ok_or(StoreError::not_found("channel"))?.try_into()?;
-        lookups.keep_channel(generation, &found);
-        Ok(found)
+        let read = async {
+            let row: Option<ChannelRow> = self
+                .store
+                .pool()
+                .optional(
+                    "SELECT id, tenant_id, kind, mch_id, name, status, current_version, \
+                     created_at, updated_at FROM channels WHERE id = $1",
+                    args![id.as_str()],
+                )
+                .await?;
+            row.ok_or(StoreError::not_found("channel"))?.try_into()
+        };
+        lookups
+            .get_or_read(&lookups.channels, id.clone(), read)
+            .await
     }
 
     async fn version_info(
