@@ -8,6 +8,13 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use paygate_cli::commands::{self, CheckArgs, ConfigArgs, admin::AdminCommand, serve::ServeArgs};
 
+/// mimalloc instead of glibc's malloc: a request allocates and frees many small buffers across
+/// two worker threads, and glibc's arenas spent ~11 % of the server's CPU per payment in
+/// malloc/free and their consolidation (`paygate bench`, v2 on SQLite: 0.68 → 0.62 ms per
+/// payment, mean of five alternated runs each). SQLite's own allocations still go to libc.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// paygate: log mini-program users in, take WeChat Pay payments and refunds for many merchants,
 /// and forward signed webhooks to their backends.
 #[derive(Debug, Parser)]
