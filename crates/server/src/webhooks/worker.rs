@@ -30,6 +30,12 @@ use super::sign::{HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP, signature_heade
 use super::ssrf::{self, TargetError};
 use crate::state::AppState;
 
+/// Most attempts recorded in one transaction. The transaction holds SQLite's single writer while
+/// it runs, so an unbounded batch (a whole claim's worth, ~100) made every request that writes
+/// wait behind it (measured: p99 of create-order 15 → 37 ms under load); 16 keeps most of the
+/// saving (the shared pages are written once per batch).
+const RECORD_BATCH: usize = 16;
+
 /// What one run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeliveryReport {
@@ -141,13 +147,23 @@ pub async fn run_once_with(
             attempt(&state, &client, &settings, &target, &event).await
         });
     }
-    while let Some(done) = tasks.join_next().await {
-        match done {
-            Ok(Some(DeliveryStatus::Succeeded)) => report.delivered += 1,
-            Ok(Some(DeliveryStatus::Pending)) => report.retrying += 1,
-            Ok(Some(DeliveryStatus::Failed)) => report.failed += 1,
-            Ok(None) | Err(_) => report.errors += 1,
+    // Attempts are recorded as they finish, up to RECORD_BATCH of those that finished together
+    // in one transaction: while one batch commits, the next gathers.
+    while let Some(first) = tasks.join_next().await {
+        let mut made = Vec::with_capacity(RECORD_BATCH);
+        let mut done = Some(first);
+        while let Some(joined) = done {
+            match joined {
+                Ok(record) => made.push(record),
+                Err(_) => report.errors += 1,
+            }
+            done = if made.len() < RECORD_BATCH {
+                tasks.try_join_next()
+            } else {
+                None
+            };
         }
+        record(state, &made, &mut report).await;
     }
     if let Ok(depth) = store.webhook_deliveries().queue_depth().await {
         state.metrics().set_webhook_queue_depth(depth);
@@ -183,14 +199,14 @@ pub(super) struct Response {
     pub(super) error: Option<String>,
 }
 
-/// Sends one event and records the attempt; `None` if recording failed.
+/// Sends one event and judges the answer (recorded by [`record`]).
 async fn attempt(
     state: &AppState,
     client: &reqwest::Client,
     settings: &WebhookSettings,
     target: &Target,
     event: &QueuedEvent,
-) -> Option<DeliveryStatus> {
+) -> AttemptRecord {
     let now = state.clock().now();
     let response = send(
         client,
@@ -202,32 +218,53 @@ async fn attempt(
     )
     .await;
     let record = judge(event, &response, now);
-    let status = record.status;
     let metrics = state.metrics();
-    metrics.count_webhook_attempt(status);
+    metrics.count_webhook_attempt(record.status);
     if let Some(ms) = response.latency_ms {
         metrics.observe_webhook_latency(ms);
     }
-    match state
+    record
+}
+
+/// Records attempts that finished together, in one transaction
+/// ([`paygate_store::WebhookDeliveries::record_attempts`]), and counts them in `report`. An
+/// attempt not recorded is an error: its claim lapses and the event is delivered again.
+async fn record(state: &AppState, made: &[AttemptRecord], report: &mut DeliveryReport) {
+    if made.is_empty() {
+        return;
+    }
+    let results = match state
         .store()
         .webhook_deliveries()
-        .record_attempt(&record)
+        .record_attempts(made)
         .await
     {
-        Ok(_) => {
-            if let Some(alert) = &record.alert {
-                metrics.count_alert(alert_kind(alert));
-            }
-            tracing::info!(event_id = %event.id, tenant_id = %event.tenant_id,
-                status = status.as_str(), code = response.status.map(|s| s.as_u16()),
-                error = response.error.as_deref(), "webhooks: attempt recorded");
-            Some(status)
-        }
+        Ok(results) => results,
         Err(e) => {
-            tracing::warn!(event_id = %event.id, code = e.code(), error = %e,
-                "webhooks: recording an attempt failed");
-            None
+            report.errors += made.len();
+            tracing::warn!(attempts = made.len(), code = e.code(), error = %e,
+                "webhooks: recording attempts failed");
+            return;
         }
+    };
+    for (rec, result) in made.iter().zip(results) {
+        if let Err(e) = result {
+            report.errors += 1;
+            tracing::warn!(event_id = %rec.event_id, code = e.code(), error = %e,
+                "webhooks: recording an attempt failed");
+            continue;
+        }
+        if let Some(alert) = &rec.alert {
+            state.metrics().count_alert(alert_kind(alert));
+        }
+        match rec.status {
+            DeliveryStatus::Succeeded => report.delivered += 1,
+            DeliveryStatus::Pending => report.retrying += 1,
+            DeliveryStatus::Failed => report.failed += 1,
+        }
+        tracing::info!(event_id = %rec.event_id, tenant_id = %rec.tenant_id,
+            status = rec.status.as_str(), code = rec.response_status,
+            error = rec.error.as_deref(), "webhooks: attempt recorded");
     }
 }
 

@@ -5,7 +5,8 @@
 //! (`skipped`). Workers take due events with an expiring claim (`claimed_until`, set in the
 //! claiming statement; PostgreSQL adds `FOR UPDATE SKIP LOCKED`), so several instances split
 //! the queue and a crashed worker's claims lapse. Each attempt is written with its outcome in
-//! one transaction ([`WebhookDeliveries::record_attempt`]).
+//! one transaction ([`WebhookDeliveries::record_attempt`]; the worker writes the attempts that
+//! finished together, [`WebhookDeliveries::record_attempts`]).
 //!
 //! Per-order ordering is enforced here, in the claim: an event whose order has an earlier
 //! event still `pending` is not claimable. This module never decides retry timing; the worker
@@ -225,72 +226,43 @@ impl WebhookDeliveries<'_> {
 
     /// Writes one attempt and its consequences (event state, endpoint disabled, alert) in one
     /// transaction, and releases the claim. Only a `pending` event is updated: a resend or a
-    /// concurrent writer that already settled it wins.
+    /// concurrent writer that already settled it wins (`NotFound`, nothing written).
     pub async fn record_attempt(&self, rec: &AttemptRecord) -> Result<DeliveryId, StoreError> {
+        self.record_attempts(std::slice::from_ref(rec))
+            .await?
+            .pop()
+            .unwrap_or_else(|| Err(StoreError::not_found("pending event")))
+    }
+
+    /// [`WebhookDeliveries::record_attempt`] for several attempts in one transaction, one result
+    /// per record in order. The worker records together the attempts that finished while its
+    /// previous batch was committing: one `COMMIT` instead of one each, and the pages the rows
+    /// share (the tail of `webhook_deliveries` and of its indexes, the events just delivered)
+    /// are written to the WAL once.
+    ///
+    /// A record that cannot apply (its event no longer `pending`, a retry without
+    /// `next_attempt_at`) is an error in its own slot and writes nothing; the others go on. A
+    /// failed statement or `COMMIT` is the outer error: nothing of the batch is written, the
+    /// claims lapse and the events are delivered again.
+    pub async fn record_attempts(
+        &self,
+        recs: &[AttemptRecord],
+    ) -> Result<Vec<Result<DeliveryId, StoreError>>, StoreError> {
         let now = self.store.now_ms();
-        let (event_status, next) = match rec.status {
-            DeliveryStatus::Succeeded => (EventDelivery::Delivered, None),
-            DeliveryStatus::Failed => (EventDelivery::Failed, None),
-            DeliveryStatus::Pending => (
-                EventDelivery::Pending,
-                Some(
-                    rec.next_attempt_at
-                        .ok_or(StoreError::invalid("next_attempt_at", "required to retry"))?,
-                ),
-            ),
-        };
-        let id: DeliveryId = self.store.new_id();
-        let mut tx = self.store.write_tx().await?;
-        let attempt: Option<(i64,)> = tx
-            .optional(
-                "UPDATE events SET attempts = attempts + 1, delivery_status = $1, \
-                 next_attempt_at = COALESCE($2, next_attempt_at), claimed_until = NULL, \
-                 last_status_code = $3, last_latency_ms = $4, \
-                 delivered_at = CASE WHEN $1 = 'delivered' THEN $5 ELSE delivered_at END \
-                 WHERE tenant_id = $6 AND id = $7 AND delivery_status = 'pending' \
-                 RETURNING attempts",
-                args![
-                    event_status.as_str(),
-                    next,
-                    rec.response_status.map(i64::from),
-                    rec.latency_ms,
-                    now,
-                    rec.tenant_id.as_str(),
-                    rec.event_id.as_str()
-                ],
-            )
-            .await?;
-        let (attempt,) = attempt.ok_or(StoreError::not_found("pending event"))?;
-        tx.execute(
-            "INSERT INTO webhook_deliveries (id, tenant_id, event_id, attempt, status, \
-             response_status, error, next_attempt_at, created_at, latency_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            args![
-                id.as_str(),
-                rec.tenant_id.as_str(),
-                rec.event_id.as_str(),
-                attempt,
-                rec.status.as_str(),
-                rec.response_status.map(i64::from),
-                rec.error.clone(),
-                next,
-                now,
-                rec.latency_ms
-            ],
-        )
-        .await?;
-        if let Some(reason) = &rec.disable_endpoint {
-            disable_in(&mut tx, &rec.tenant_id, reason, now).await?;
-        }
         let mut tx = StoreTx {
             store: self.store.clone(),
-            tx,
+            tx: self.store.write_tx().await?,
         };
-        if let Some(alert) = &rec.alert {
-            tx.raise_alert(alert).await?;
+        let mut results = Vec::with_capacity(recs.len());
+        for rec in recs {
+            let result = match attempt_plan(rec) {
+                Ok(plan) => record_in(&mut tx, now, rec, plan).await?,
+                Err(e) => Err(e),
+            };
+            results.push(result);
         }
         tx.commit().await?;
-        Ok(id)
+        Ok(results)
     }
 
     /// One event with its delivery state.
@@ -424,4 +396,81 @@ async fn disable_in(
     )
     .await?;
     Ok(())
+}
+
+/// The event's new delivery state and next attempt for `rec`.
+fn attempt_plan(
+    rec: &AttemptRecord,
+) -> Result<(EventDelivery, Option<OffsetDateTime>), StoreError> {
+    Ok(match rec.status {
+        DeliveryStatus::Succeeded => (EventDelivery::Delivered, None),
+        DeliveryStatus::Failed => (EventDelivery::Failed, None),
+        DeliveryStatus::Pending => (
+            EventDelivery::Pending,
+            Some(
+                rec.next_attempt_at
+                    .ok_or(StoreError::invalid("next_attempt_at", "required to retry"))?,
+            ),
+        ),
+    })
+}
+
+/// Writes one attempt in `tx`: `Ok(Err(NotFound))` when its event is no longer `pending`
+/// (nothing written for it); the outer error is a failed statement, which fails the batch.
+async fn record_in(
+    tx: &mut StoreTx,
+    now: i64,
+    rec: &AttemptRecord,
+    (event_status, next): (EventDelivery, Option<OffsetDateTime>),
+) -> Result<Result<DeliveryId, StoreError>, StoreError> {
+    let attempt: Option<(i64,)> = tx
+        .tx
+        .optional(
+            "UPDATE events SET attempts = attempts + 1, delivery_status = $1, \
+             next_attempt_at = COALESCE($2, next_attempt_at), claimed_until = NULL, \
+             last_status_code = $3, last_latency_ms = $4, \
+             delivered_at = CASE WHEN $1 = 'delivered' THEN $5 ELSE delivered_at END \
+             WHERE tenant_id = $6 AND id = $7 AND delivery_status = 'pending' \
+             RETURNING attempts",
+            args![
+                event_status.as_str(),
+                next,
+                rec.response_status.map(i64::from),
+                rec.latency_ms,
+                now,
+                rec.tenant_id.as_str(),
+                rec.event_id.as_str()
+            ],
+        )
+        .await?;
+    let Some((attempt,)) = attempt else {
+        return Ok(Err(StoreError::not_found("pending event")));
+    };
+    let id: DeliveryId = tx.store.new_id();
+    tx.tx
+        .execute(
+            "INSERT INTO webhook_deliveries (id, tenant_id, event_id, attempt, status, \
+             response_status, error, next_attempt_at, created_at, latency_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            args![
+                id.as_str(),
+                rec.tenant_id.as_str(),
+                rec.event_id.as_str(),
+                attempt,
+                rec.status.as_str(),
+                rec.response_status.map(i64::from),
+                rec.error.clone(),
+                next,
+                now,
+                rec.latency_ms
+            ],
+        )
+        .await?;
+    if let Some(reason) = &rec.disable_endpoint {
+        disable_in(&mut tx.tx, &rec.tenant_id, reason, now).await?;
+    }
+    if let Some(alert) = &rec.alert {
+        tx.raise_alert(alert).await?;
+    }
+    Ok(Ok(id))
 }

@@ -7,6 +7,7 @@
 
 mod alerts;
 mod constraints;
+mod deliveries;
 mod fixtures;
 mod harness;
 mod idempotent_orders;
@@ -62,4 +63,5 @@ harness::conformance! {
     lookups::cached_lookups_follow_changes_made_through_the_store,
     lookups::cached_channels_stay_in_their_tenant,
     lookups::other_instances_see_changes_within_the_time_to_live,
+    deliveries::attempts_are_recorded_in_batches,
 }
