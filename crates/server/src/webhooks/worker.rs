@@ -262,9 +262,16 @@ async fn record(state: &AppState, made: &[AttemptRecord], report: &mut DeliveryR
             DeliveryStatus::Pending => report.retrying += 1,
             DeliveryStatus::Failed => report.failed += 1,
         }
-        tracing::info!(event_id = %rec.event_id, tenant_id = %rec.tenant_id,
-            status = rec.status.as_str(), code = rec.response_status,
-            error = rec.error.as_deref(), "webhooks: attempt recorded");
+        // A delivered event is in the delivery log (the admin API shows it); at the default
+        // level only the attempts someone may have to act on are logged.
+        if rec.status == DeliveryStatus::Succeeded {
+            tracing::debug!(event_id = %rec.event_id, tenant_id = %rec.tenant_id,
+                code = rec.response_status, "webhooks: delivered");
+        } else {
+            tracing::info!(event_id = %rec.event_id, tenant_id = %rec.tenant_id,
+                status = rec.status.as_str(), code = rec.response_status,
+                error = rec.error.as_deref(), "webhooks: attempt recorded");
+        }
     }
 }
 
