@@ -243,3 +243,27 @@ pub async fn unknown_tenants_are_not_found(ctx: Ctx) {
         .expect_err("no tenant");
     assert_eq!(err.code(), "not_found");
 }
+
+/// Migration 0005: a payment writes no index it does not need. The unused delivery-schedule
+/// index is gone and the payment-time index holds paid orders only — and the stats query still
+/// finds them through it (`orders::stats_sum_per_day` checks the sums).
+pub async fn payment_time_index_holds_paid_orders_only(ctx: Ctx) {
+    let (definition, gone) = match ctx.backend() {
+        Backend::Sqlite => (
+            "SELECT sql FROM sqlite_master WHERE name = 'orders_paid_at_idx'",
+            "SELECT COUNT(*) FROM sqlite_master WHERE name = 'webhook_deliveries_due_idx'",
+        ),
+        Backend::Postgres => (
+            "SELECT indexdef FROM pg_indexes WHERE indexname = 'orders_paid_at_idx'",
+            "SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'webhook_deliveries_due_idx'",
+        ),
+    };
+    let definition = ctx.text(definition).await;
+    assert!(
+        definition
+            .replace(['(', ')'], "")
+            .contains("WHERE paid_at IS NOT NULL"),
+        "{definition}"
+    );
+    assert_eq!(ctx.scalar(gone).await, 0);
+}

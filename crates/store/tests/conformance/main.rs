@@ -25,6 +25,7 @@ mod sessions;
 
 harness::conformance! {
     keys::migrations_apply,
+    keys::payment_time_index_holds_paid_orders_only,
     keys::foreign_keys_are_enforced,
     keys::a_different_master_key_is_refused,
     keys::rotation_rewraps_data_keys,
