@@ -150,18 +150,18 @@ pub async fn run_once_with(
     // Attempts are recorded as they finish, up to RECORD_BATCH of those that finished together
     // in one transaction: while one batch commits, the next gathers.
     while let Some(first) = tasks.join_next().await {
-        let mut made = Vec::with_capacity(RECORD_BATCH);
-        let mut done = Some(first);
-        while let Some(joined) = done {
+        let mut finished = vec![first];
+        while finished.len() < RECORD_BATCH
+            && let Some(more) = tasks.try_join_next()
+        {
+            finished.push(more);
+        }
+        let mut made = Vec::with_capacity(finished.len());
+        for joined in finished {
             match joined {
                 Ok(record) => made.push(record),
                 Err(_) => report.errors += 1,
             }
-            done = if made.len() < RECORD_BATCH {
-                tasks.try_join_next()
-            } else {
-                None
-            };
         }
         record(state, &made, &mut report).await;
     }

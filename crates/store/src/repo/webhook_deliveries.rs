@@ -255,11 +255,7 @@ impl WebhookDeliveries<'_> {
         };
         let mut results = Vec::with_capacity(recs.len());
         for rec in recs {
-            let result = match attempt_plan(rec) {
-                Ok(plan) => record_in(&mut tx, now, rec, plan).await?,
-                Err(e) => Err(e),
-            };
-            results.push(result);
+            results.push(record_in(&mut tx, now, rec).await?);
         }
         tx.commit().await?;
         Ok(results)
@@ -415,14 +411,18 @@ fn attempt_plan(
     })
 }
 
-/// Writes one attempt in `tx`: `Ok(Err(NotFound))` when its event is no longer `pending`
-/// (nothing written for it); the outer error is a failed statement, which fails the batch.
+/// Writes one attempt in `tx`. The inner error is the attempt's own (its event no longer
+/// `pending`, a retry without a time), with nothing written for it; the outer error is a failed
+/// statement, which fails the batch.
 async fn record_in(
     tx: &mut StoreTx,
     now: i64,
     rec: &AttemptRecord,
-    (event_status, next): (EventDelivery, Option<OffsetDateTime>),
 ) -> Result<Result<DeliveryId, StoreError>, StoreError> {
+    let (event_status, next) = match attempt_plan(rec) {
+        Ok(plan) => plan,
+        Err(e) => return Ok(Err(e)),
+    };
     let attempt: Option<(i64,)> = tx
         .tx
         .optional(
