@@ -8,14 +8,14 @@
 //! derives from a struct's field names. Nothing here knows a table.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::FromRow;
+use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{FromRow, Postgres, Transaction};
 use time::OffsetDateTime;
 
 use crate::error::{StoreError, db_err};
+use crate::pg::{PgPool, PgTx};
 use crate::sqlite::{self, SqliteDb, SqliteDecode, SqliteTx};
 
 /// Which database a [`crate::Store`] talks to.
@@ -44,10 +44,6 @@ pub(crate) static SQLITE_MIGRATOR: sqlx::migrate::Migrator =
     sqlx::migrate!("../../migrations/sqlite");
 static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
-/// A pooled PostgreSQL connection idle for longer than this is pinged before use (a restarted
-/// server leaves dead connections behind); a busy pool skips the round trip.
-const PG_PING_AFTER_IDLE: Duration = Duration::from_secs(5);
-
 impl Pool {
     pub(crate) async fn connect(url: &str) -> Result<Pool, StoreError> {
         if url.starts_with("sqlite:") {
@@ -55,21 +51,7 @@ impl Pool {
             let opts: SqliteConnectOptions = url.parse().map_err(db_err)?;
             Ok(Pool::Sqlite(Arc::new(SqliteDb::open(opts.get_filename())?)))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let pool = PgPoolOptions::new()
-                .max_connections(10)
-                .acquire_timeout(Duration::from_secs(10))
-                .test_before_acquire(false)
-                .before_acquire(|conn, meta| {
-                    Box::pin(async move {
-                        if meta.idle_for > PG_PING_AFTER_IDLE {
-                            sqlx::Connection::ping(conn).await?;
-                        }
-                        Ok(true)
-                    })
-                })
-                .connect(url)
-                .await
-                .map_err(db_err)?;
+            let pool = PgPool::connect(url).await.map_err(db_err)?;
             Ok(Pool::Postgres(pool))
         } else {
             Err(StoreError::UnsupportedUrl)
@@ -86,7 +68,7 @@ impl Pool {
     pub(crate) async fn migrate(&self) -> Result<(), StoreError> {
         match self {
             Pool::Sqlite(db) => db.migrate(&SQLITE_MIGRATOR).await?,
-            Pool::Postgres(p) => POSTGRES_MIGRATOR.run(p).await?,
+            Pool::Postgres(p) => p.migrate(&POSTGRES_MIGRATOR).await?,
         }
         Ok(())
     }
@@ -96,7 +78,7 @@ impl Pool {
             // Every store transaction writes; taking the write lock up front avoids SQLite's
             // read-to-write upgrade deadlock, which busy_timeout cannot resolve.
             Pool::Sqlite(db) => Ok(Tx::Sqlite(db.begin().await?)),
-            Pool::Postgres(p) => Ok(Tx::Postgres(p.begin().await.map_err(db_err)?)),
+            Pool::Postgres(p) => Ok(Tx::Postgres(PgTx::begin(p).await.map_err(db_err)?)),
         }
     }
 
@@ -112,7 +94,7 @@ impl Pool {
 #[derive(Debug)]
 pub(crate) enum Tx {
     Sqlite(SqliteTx),
-    Postgres(Transaction<'static, Postgres>),
+    Postgres(PgTx),
 }
 
 impl Tx {
@@ -283,9 +265,13 @@ macro_rules! on_pool {
                     db.write(|c| $lite(c, $sql, &$args)).await
                 }
             }
-            Pool::Postgres($p) => {
+            Pool::Postgres(pool) => {
+                let mut conn = pool.acquire().await.map_err(db_err)?;
+                let $p = conn.start().map_err(db_err)?;
                 let $a = $args;
-                $pg.map_err(db_err)
+                let result = $pg;
+                conn.finish(&result);
+                result.map_err(db_err)
             }
         }
     };
@@ -296,9 +282,12 @@ macro_rules! on_tx {
         match $tx {
             Tx::Sqlite(t) => $lite(t.conn()?, $sql, &$args),
             Tx::Postgres(t) => {
-                let $c = &mut **t;
+                let conn = t.conn();
+                let $c = conn.start().map_err(db_err)?;
                 let $a = $args;
-                $pg.map_err(db_err)
+                let result = $pg;
+                conn.finish(&result);
+                result.map_err(db_err)
             }
         }
     };

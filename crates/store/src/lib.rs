@@ -72,6 +72,7 @@ pub mod envelope;
 pub mod error;
 mod lookups;
 pub mod page;
+mod pg;
 pub mod repo;
 mod sqlite;
 mod sqlite_migrate;
