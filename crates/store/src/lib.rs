@@ -43,6 +43,8 @@
 //! - `db` (private): the pool/transaction enums and the portable query helpers.
 //! - `sqlite` (private): the SQLite engine — one writer, reader connections, statements run
 //!   inline on the calling task; `sqlite_migrate` applies the migrations in sqlx's format.
+//! - `pg` (private): the PostgreSQL connection pool — sqlx connections returned without a
+//!   round trip, closed when their state is in doubt, rolled back at once when abandoned.
 //!
 //! State transitions report [`Transition`] (`Applied` / `NoOp`, re-exported from core).
 //! Writes are stamped with the store's `Clock`; only the claim functions take `now`, from
