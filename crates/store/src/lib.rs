@@ -52,7 +52,12 @@
 //!
 //! ## Portable SQL rules
 //!
-//! Every query is one runtime string run on both backends: placeholders `$1, $2, …` first
+//! The one exception is `repo::single_statement` (private): on PostgreSQL the common outcome
+//! of an idempotent create, a prepay and a transition is one statement of data-modifying
+//! CTEs instead of a transaction of several (each statement is a round trip there); whatever
+//! else happens, that statement wrote nothing and the portable path decides.
+//!
+//! Every other query is one runtime string run on both backends: placeholders `$1, $2, …` first
 //! appear in ascending order; no `ILIKE`; times are `BIGINT` milliseconds since the epoch
 //! (UTC); booleans are `BOOLEAN` (PostgreSQL) / `INTEGER` (SQLite); sums are `CAST(… AS
 //! BIGINT)` because PostgreSQL sums bigints to `numeric`.

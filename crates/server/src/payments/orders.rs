@@ -56,7 +56,7 @@ pub async fn create_order<R>(
     respond: R,
 ) -> Result<Outcome, ApiError>
 where
-    R: FnOnce(&Order) -> Result<(StatusCode, Vec<u8>), ApiError>,
+    R: Fn(&Order) -> Result<(StatusCode, Vec<u8>), ApiError>,
 {
     let adopt_existing = req.recover_existing;
     let new = match new_order(state, tenant, req).await {

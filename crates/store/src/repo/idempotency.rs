@@ -105,7 +105,7 @@ pub struct Idempotency<'a> {
     pub(crate) store: &'a Store,
 }
 
-fn check_key(key: &str) -> Result<(), StoreError> {
+pub(crate) fn check_key(key: &str) -> Result<(), StoreError> {
     let len = key.chars().count();
     if len == 0 || len > 255 {
         Err(StoreError::invalid(
@@ -189,7 +189,7 @@ pub(crate) async fn complete_in(
     Ok(())
 }
 
-fn check_status(status: u16) -> Result<(), StoreError> {
+pub(crate) fn check_status(status: u16) -> Result<(), StoreError> {
     if (100..=599).contains(&status) {
         Ok(())
     } else {

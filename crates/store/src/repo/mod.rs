@@ -12,6 +12,7 @@ pub mod operators;
 pub mod order_payments;
 pub mod orders;
 pub mod refunds;
+pub(crate) mod single_statement;
 pub mod stats;
 pub mod tenants;
 pub mod users;

@@ -11,8 +11,35 @@ use time::{Duration, OffsetDateTime};
 
 use super::orders::{OrderRow, OrderTradeType, Orders, order_columns, parse_state, select};
 use crate::Order;
-use crate::db::{Tx, args, dialect, to_ms};
+use crate::db::{Arg, Backend, Tx, args, dialect, to_ms};
 use crate::error::StoreError;
+use crate::repo::single_statement::with_history;
+
+/// The `UPDATE` that binds, moves and stores, if the row still has the order's state and
+/// payer; arguments from [`cas_prepay_args`] (`$1` the new state, `$8` now, `$11` the state
+/// it moves from).
+macro_rules! cas_prepay_sql {
+    () => {
+        "UPDATE orders SET state = $1, trade_type = $2, prepay_id = $3, \
+         code_url = $4, prepay_expires_at = $5, client_ip = COALESCE($6, client_ip), \
+         payer_openid = COALESCE(payer_openid, $7), updated_at = $8 \
+         WHERE tenant_id = $9 AND id = $10 AND state = $11 \
+         AND (payer_openid = $12 OR (payer_openid IS NULL AND $12 IS NULL))"
+    };
+}
+
+/// The compare-and-set of [`transition_returning`]: `$1` the new state, `$2` now, `$8` the
+/// state it moves from.
+macro_rules! transition_sql {
+    () => {
+        "UPDATE orders SET state = $1, updated_at = $2, \
+         paid_at = CASE WHEN $1 = 'PAID' AND paid_at IS NULL THEN COALESCE($3, $2) \
+         ELSE paid_at END, \
+         transaction_id = COALESCE($4, transaction_id), \
+         payer_openid = COALESCE(payer_openid, $5) \
+         WHERE tenant_id = $6 AND id = $7 AND state = $8"
+    };
+}
 
 /// What a transition records besides the new state. `cause` goes to the history row; the
 /// optional facts are written only when present (never cleared), and `paid_at` only when
@@ -99,6 +126,26 @@ impl Orders<'_> {
             _ => {}
         }
         let now = self.store.now_ms();
+        // PostgreSQL: the compare-and-set and its history row as one statement, no
+        // transaction (see `single_statement`); a row that changed takes the general path.
+        if self.store.backend() == Backend::Postgres
+            && let Some(seen) = seen
+            && let Ok(plan) = plan_prepay(seen, prepay, payer)
+        {
+            let sql = if plan.from == OrderState::Pending {
+                concat!(cas_prepay_sql!(), " RETURNING ", order_columns!())
+            } else {
+                with_history!(cas_prepay_sql!(), "$11", "$1", "'prepay'", "$8")
+            };
+            let after: Option<OrderRow> = self
+                .store
+                .pool()
+                .optional(sql, cas_prepay_args(now, seen, &plan, prepay))
+                .await?;
+            if let Some(after) = after {
+                return after.try_into();
+            }
+        }
         let mut tx = self.store.write_tx().await?;
         // Any doubt about the copy (including an error it would cause) is settled on the row.
         if let Some(seen) = seen
@@ -250,8 +297,24 @@ fn plan_prepay(
     Ok(PrepayPlan { from, bound })
 }
 
-/// The one `UPDATE` that binds, moves and stores, if the row still has `order`'s state and
-/// payer; returns the order as it now is (`None`: the row changed).
+fn cas_prepay_args(now: i64, order: &Order, plan: &PrepayPlan, prepay: &Prepay) -> Vec<Arg> {
+    args![
+        OrderState::Pending.as_str(),
+        prepay.trade_type.as_str(),
+        prepay.prepay_id.clone(),
+        prepay.code_url.clone(),
+        prepay.prepay_expires_at,
+        prepay.client_ip.clone(),
+        plan.bound.as_ref().map(|o| o.as_str().to_owned()),
+        now,
+        order.tenant_id.as_str(),
+        order.id.as_str(),
+        plan.from.as_str(),
+        order.payer_openid.as_ref().map(|o| o.as_str().to_owned())
+    ]
+}
+
+/// [`cas_prepay_sql`] in `tx`; returns the order as it now is (`None`: the row changed).
 async fn cas_prepay(
     tx: &mut Tx,
     now: i64,
@@ -260,28 +323,8 @@ async fn cas_prepay(
     prepay: &Prepay,
 ) -> Result<Option<OrderRow>, StoreError> {
     tx.optional(
-        concat!(
-            "UPDATE orders SET state = $1, trade_type = $2, prepay_id = $3, \
-             code_url = $4, prepay_expires_at = $5, client_ip = COALESCE($6, client_ip), \
-             payer_openid = COALESCE(payer_openid, $7), updated_at = $8 \
-             WHERE tenant_id = $9 AND id = $10 AND state = $11 \
-             AND (payer_openid = $12 OR (payer_openid IS NULL AND $12 IS NULL)) RETURNING ",
-            order_columns!()
-        ),
-        args![
-            OrderState::Pending.as_str(),
-            prepay.trade_type.as_str(),
-            prepay.prepay_id.clone(),
-            prepay.code_url.clone(),
-            prepay.prepay_expires_at,
-            prepay.client_ip.clone(),
-            plan.bound.as_ref().map(|o| o.as_str().to_owned()),
-            now,
-            order.tenant_id.as_str(),
-            order.id.as_str(),
-            plan.from.as_str(),
-            order.payer_openid.as_ref().map(|o| o.as_str().to_owned())
-        ],
+        concat!(cas_prepay_sql!(), " RETURNING ", order_columns!()),
+        cas_prepay_args(now, order, plan, prepay),
     )
     .await
 }
@@ -348,31 +391,30 @@ pub(crate) async fn transition_returning(
     change: &OrderChange,
 ) -> Result<Option<Order>, StoreError> {
     expected_from.transition_to(to)?;
+    // PostgreSQL writes the history row in the same statement (see `single_statement`).
+    let pg = tx.backend() == Backend::Postgres;
     let after: Option<OrderRow> = if expected_from == to {
         None
     } else {
-        tx.optional(
-            concat!(
-                "UPDATE orders SET state = $1, updated_at = $2, \
-                 paid_at = CASE WHEN $1 = 'PAID' AND paid_at IS NULL THEN COALESCE($3, $2) \
-                 ELSE paid_at END, \
-                 transaction_id = COALESCE($4, transaction_id), \
-                 payer_openid = COALESCE(payer_openid, $5) \
-                 WHERE tenant_id = $6 AND id = $7 AND state = $8 RETURNING ",
-                order_columns!()
-            ),
-            args![
-                to.as_str(),
-                now,
-                change.paid_at.map(to_ms),
-                change.transaction_id.clone(),
-                change.payer_openid.as_ref().map(|o| o.as_str().to_owned()),
-                tenant.as_str(),
-                id.as_str(),
-                expected_from.as_str()
-            ],
-        )
-        .await?
+        let sql = if pg {
+            with_history!(transition_sql!(), "$8", "$1", "$9", "$2")
+        } else {
+            concat!(transition_sql!(), " RETURNING ", order_columns!())
+        };
+        let mut args = args![
+            to.as_str(),
+            now,
+            change.paid_at.map(to_ms),
+            change.transaction_id.clone(),
+            change.payer_openid.as_ref().map(|o| o.as_str().to_owned()),
+            tenant.as_str(),
+            id.as_str(),
+            expected_from.as_str()
+        ];
+        if pg {
+            args.push(change.cause.as_str().into());
+        }
+        tx.optional(sql, args).await?
     };
     let Some(after) = after else {
         let row: Option<(String,)> = tx
@@ -392,8 +434,10 @@ pub(crate) async fn transition_returning(
             })
         };
     };
-    let step = (expected_from, to);
-    insert_history(tx, now, tenant, id, step, &change.cause).await?;
+    if !pg {
+        let step = (expected_from, to);
+        insert_history(tx, now, tenant, id, step, &change.cause).await?;
+    }
     Ok(Some(after.try_into()?))
 }
 

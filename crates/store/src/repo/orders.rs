@@ -12,11 +12,12 @@ use paygate_core::{
 use time::OffsetDateTime;
 
 use crate::audit::{Audit, AuditRecord};
-use crate::db::{Tx, args, db_row, from_ms, from_ms_opt, parse_col, parse_opt};
+use crate::db::{Backend, Tx, args, db_row, from_ms, from_ms_opt, parse_col, parse_opt};
 use crate::error::StoreError;
 use crate::page::{Page, Paged};
 use crate::repo::idempotency::{HeldKey, claim_in, complete_in};
 use crate::repo::order_payments::{OrderChange, transition_in};
+use crate::repo::single_statement;
 use crate::store::Store;
 
 /// How the payer pays.
@@ -268,6 +269,16 @@ fn out_trade_no_taken() -> StoreError {
     }
 }
 
+/// The audit summary of an order's creation.
+pub(crate) fn create_summary(new: &NewOrder) -> serde_json::Value {
+    serde_json::json!({
+        "out_trade_no": new.out_trade_no.as_str(),
+        "amount": new.amount.fen(),
+        "appid": new.appid.as_str(),
+        "channel_id": new.channel_id.as_str(),
+    })
+}
+
 /// What [`insert_in`] did.
 enum Inserted {
     /// The new order, audited.
@@ -346,12 +357,7 @@ async fn insert_in(
         }));
     };
     AuditRecord::tenant(tenant, "order.create", id.as_str())
-        .summary(serde_json::json!({
-            "out_trade_no": new.out_trade_no.as_str(),
-            "amount": new.amount.fen(),
-            "appid": new.appid.as_str(),
-            "channel_id": new.channel_id.as_str(),
-        }))
+        .summary(create_summary(new))
         .write(store, tx, audit)
         .await?;
     Ok(Inserted::Created(created.try_into()?))
@@ -395,6 +401,11 @@ impl Orders<'_> {
     /// written. An order refused (unknown app or channel, `out_trade_no` taken) is the error
     /// [`Orders::create`] gives, as is a failing `respond` (`E`, converted from the store's);
     /// the key stays free for a retry.
+    ///
+    /// On PostgreSQL the common outcome (a free key, a new order) is one statement (see
+    /// `single_statement`), so `respond` may be called twice: on that statement's order and,
+    /// when the statement wrote nothing, on the order the general path creates. Only the
+    /// response of the order that exists is stored and returned.
     pub async fn create_idempotent<E, F>(
         &self,
         audit: &Audit,
@@ -405,9 +416,16 @@ impl Orders<'_> {
     ) -> Result<IdempotentCreate, E>
     where
         E: From<StoreError>,
-        F: FnOnce(&Order) -> Result<(u16, Vec<u8>), E>,
+        F: Fn(&Order) -> Result<(u16, Vec<u8>), E>,
     {
         check_new(new)?;
+        if self.store.backend() == Backend::Postgres
+            && let Some(created) =
+                single_statement::create_idempotent(self.store, audit, tenant, new, claim, &respond)
+                    .await?
+        {
+            return Ok(created);
+        }
         let now = self.store.now();
         let mut tx = self.store.write_tx().await?;
         // The claim comes first: a held key must not even see whether the order would be valid.

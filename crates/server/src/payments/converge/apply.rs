@@ -44,7 +44,7 @@ impl ConvergeOutcome {
         match self {
             ConvergeOutcome::Duplicate => "duplicate",
             ConvergeOutcome::Unchanged => "unchanged",
-            ConvergeOutcome::Transitioned { .. } => "applied",
+            ConvergeOutcome::Transitioned { .. } => APPLIED,
             ConvergeOutcome::Alerted { kind } | ConvergeOutcome::AlreadyAlerted { kind } => kind,
         }
     }
@@ -68,36 +68,62 @@ impl ConvergeError {
     }
 }
 
-/// Opens the transaction and records the notification first; `None` means a duplicate.
+/// A notification stored in the open transaction, with the outcome it was stored with.
+struct Stored {
+    id: paygate_core::NotificationId,
+    outcome: &'static str,
+}
+
+/// Opens the transaction and records the notification first, with `expected` as its outcome
+/// (what the caller will most likely make of it; [`finish`] corrects it otherwise, before
+/// the commit, so the stored outcome is always the final one). `None` means a duplicate.
 async fn open(
     store: &Store,
     notification: Option<&NewNotification>,
-) -> Result<Option<(StoreTx, Option<paygate_core::NotificationId>)>, StoreError> {
+    expected: &'static str,
+) -> Result<Option<(StoreTx, Option<Stored>)>, StoreError> {
     let mut tx = store.begin().await?;
-    let id = match notification {
+    let stored = match notification {
         None => None,
-        Some(n) => match tx.record_notification(n).await? {
-            Recorded::Duplicate => return Ok(None),
-            Recorded::Inserted(id) => Some(id),
-        },
+        Some(n) => {
+            let n = NewNotification {
+                outcome: expected.to_owned(),
+                ..n.clone()
+            };
+            match tx.record_notification(&n).await? {
+                Recorded::Duplicate => return Ok(None),
+                Recorded::Inserted(id) => Some(Stored {
+                    id,
+                    outcome: expected,
+                }),
+            }
+        }
     };
-    Ok(Some((tx, id)))
+    Ok(Some((tx, stored)))
 }
 
-/// Stores what was made of the notification, then commits.
+/// Stores what was made of the notification, unless it was stored with that outcome already
+/// (the common case: one statement fewer), then commits.
 async fn finish(
     mut tx: StoreTx,
     order: &Order,
-    notification: Option<paygate_core::NotificationId>,
+    notification: Option<Stored>,
     outcome: ConvergeOutcome,
 ) -> Result<ConvergeOutcome, ConvergeError> {
-    if let Some(id) = notification {
-        tx.set_notification_outcome(&order.tenant_id, &id, outcome.label())
+    if let Some(stored) = notification
+        && stored.outcome != outcome.label()
+    {
+        tx.set_notification_outcome(&order.tenant_id, &stored.id, outcome.label())
             .await?;
     }
     tx.commit().await?;
     Ok(outcome)
 }
+
+/// The outcome label of a transition (see [`ConvergeOutcome::label`]).
+const APPLIED: &str = "applied";
+/// The outcome label stored before anything is decided.
+const RECEIVED: &str = "received";
 
 /// Applies WeChat's report on a payment to `order`, recording `notification` (if any) in the
 /// same transaction. `cause` goes to the history row (`notify`, `query`, `reconcile`).
@@ -124,7 +150,12 @@ pub async fn apply_payment_status(
         &read
     };
     let checked = check_payment(order, channel.mch_id.as_str(), status);
-    let Some((mut tx, recorded)) = open(store, notification).await? else {
+    let decision = decide_payment(order.state, status.trade_state);
+    let expected = match (&checked, decision) {
+        (Ok(()), PaymentDecision::Transition { .. }) => APPLIED,
+        _ => RECEIVED,
+    };
+    let Some((mut tx, recorded)) = open(store, notification, expected).await? else {
         return Ok(ConvergeOutcome::Duplicate);
     };
     // A query finds the same thing on every re-query; a notification is deduplicated by its
@@ -150,9 +181,7 @@ pub async fn apply_payment_status(
     // The order as the caller read it is almost always the order as it is: when it calls for
     // a transition, the compare-and-set from its state proves that without reading the row
     // again. Only a lost race (the state moved meanwhile) decides again on the locked row.
-    if let PaymentDecision::Transition { to, event } =
-        decide_payment(order.state, status.trade_state)
-    {
+    if let PaymentDecision::Transition { to, event } = decision {
         match transition(&mut tx, order, to, &change, event).await {
             Err(ConvergeError::Store(StoreError::StateMismatch { .. })) => {}
             done => return finish(tx, order, recorded, done?).await,
@@ -281,7 +310,7 @@ pub async fn apply_refund_status(
     notification: Option<&NewNotification>,
 ) -> Result<ConvergeOutcome, ConvergeError> {
     let RefundTarget { order, refund } = target;
-    let Some((mut tx, recorded)) = open(store, notification).await? else {
+    let Some((mut tx, recorded)) = open(store, notification, RECEIVED).await? else {
         return Ok(ConvergeOutcome::Duplicate);
     };
     let finding = |kind: &str| {

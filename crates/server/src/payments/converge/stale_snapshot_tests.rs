@@ -197,3 +197,100 @@ async fn a_copy_behind_a_close_raises_the_conflict_and_moves_nothing() {
     );
     assert_eq!(state_now(&shop).await, OrderState::Closed);
 }
+
+/// A payment notification from WeChat, as the notify path records it.
+fn notification(key: &str, shop: &Shop) -> paygate_store::NewNotification {
+    paygate_store::NewNotification {
+        tenant_id: shop.order.tenant_id.clone(),
+        channel_id: shop.channel.id.clone(),
+        kind: paygate_store::NotificationKind::Payment,
+        dedupe_key: key.into(),
+        verified: true,
+        outcome: "received".into(),
+        raw_body: b"<xml/>".to_vec(),
+    }
+}
+
+/// The outcome stored for the notification `key`.
+async fn stored_outcome(shop: &Shop, key: &str) -> String {
+    let page = shop
+        .store
+        .activity()
+        .notifications(&shop.order.tenant_id, &paygate_store::Page::first())
+        .await
+        .unwrap();
+    let found: Vec<_> = page.data.iter().filter(|n| n.dedupe_key == key).collect();
+    assert_eq!(found.len(), 1, "one notification {key}");
+    found[0].outcome.clone()
+}
+
+async fn notify(
+    shop: &Shop,
+    snapshot: &Order,
+    status: &PaymentStatus,
+    key: &str,
+) -> ConvergeOutcome {
+    let n = notification(key, shop);
+    apply_payment_status(
+        &shop.store,
+        snapshot,
+        &shop.channel,
+        status,
+        "notify",
+        Some(&n),
+    )
+    .await
+    .unwrap()
+}
+
+// The notification is stored with the outcome its transition is expected to have; these
+// check that the stored outcome is the real one whichever way the decision goes.
+#[tokio::test]
+async fn an_applied_notification_is_stored_as_applied() {
+    let shop = shop().await;
+    let outcome = notify(&shop, &shop.order, &paid(), "ev-1").await;
+    assert_eq!(outcome.label(), "applied");
+    assert_eq!(stored_outcome(&shop, "ev-1").await, "applied");
+    // Its redelivery is a duplicate and leaves the stored outcome alone.
+    let again = notify(&shop, &shop.order, &paid(), "ev-1").await;
+    assert_eq!(again, ConvergeOutcome::Duplicate);
+    assert_eq!(stored_outcome(&shop, "ev-1").await, "applied");
+}
+
+#[tokio::test]
+async fn a_notification_expected_to_apply_but_conflicting_is_stored_as_the_conflict() {
+    let shop = shop().await;
+    moved(&shop, OrderState::Created, OrderState::Closed).await;
+    // The copy says CREATED, so SUCCESS is expected to apply; the row is CLOSED.
+    let outcome = notify(&shop, &shop.order, &paid(), "ev-2").await;
+    assert_eq!(outcome.label(), alert_kind::STATE_CONFLICT);
+    assert_eq!(
+        stored_outcome(&shop, "ev-2").await,
+        alert_kind::STATE_CONFLICT
+    );
+}
+
+#[tokio::test]
+async fn a_notification_expected_to_apply_but_already_applied_is_stored_as_unchanged() {
+    let shop = shop().await;
+    moved(&shop, OrderState::Created, OrderState::Paid).await;
+    let outcome = notify(&shop, &shop.order, &paid(), "ev-3").await;
+    assert_eq!(outcome, ConvergeOutcome::Unchanged);
+    assert_eq!(stored_outcome(&shop, "ev-3").await, "unchanged");
+}
+
+#[tokio::test]
+async fn a_notification_with_the_wrong_amount_is_stored_as_the_mismatch() {
+    let shop = shop().await;
+    let wrong = PaymentStatus {
+        total: Some(Money::from_fen(99).unwrap()),
+        ..paid()
+    };
+    let outcome = notify(&shop, &shop.order, &wrong, "ev-4").await;
+    assert_eq!(outcome.label(), alert_kind::AMOUNT_MISMATCH);
+    assert_eq!(
+        stored_outcome(&shop, "ev-4").await,
+        alert_kind::AMOUNT_MISMATCH
+    );
+    assert_eq!(state_now(&shop).await, OrderState::Created);
+}
