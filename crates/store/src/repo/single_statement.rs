@@ -10,7 +10,8 @@
 //!   its audit row, instead of `BEGIN`, claim, order, audit, answer, `COMMIT`;
 //! - a prepay stored on an order as the caller read it: the compare-and-set and its history
 //!   row, without a transaction;
-//! - a transition inside a transaction: the compare-and-set and its history row.
+//! - a transition inside a transaction: the compare-and-set and its history row;
+//! - a webhook attempt (`webhook_deliveries.rs`): the event's count and its attempt row.
 //!
 //! Each is a *fast path* and must stay one: its statement either writes everything the
 //! common outcome writes, or (its conditions false, or a unique violation) nothing at all, and

@@ -16,7 +16,7 @@ use paygate_core::{DeliveryId, EventId, TenantId};
 use time::{Duration, OffsetDateTime};
 
 use crate::audit::{Audit, AuditRecord};
-use crate::db::{Tx, args, db_row, dialect, from_ms, from_ms_opt, parse_col};
+use crate::db::{Backend, Tx, args, db_row, dialect, from_ms, from_ms_opt, parse_col};
 use crate::error::StoreError;
 use crate::page::{Page, Paged};
 use crate::repo::activity::DeliveryStatus;
@@ -411,6 +411,19 @@ fn attempt_plan(
     })
 }
 
+/// Counts an attempt on its event, if the event is still `pending`: `$1` its new delivery
+/// state, `$2` the next attempt (NULL: unchanged), `$3` the response status, `$4` the
+/// latency, `$5` now, `$6`/`$7` the tenant and event.
+macro_rules! count_attempt_sql {
+    () => {
+        "UPDATE events SET attempts = attempts + 1, delivery_status = $1, \
+         next_attempt_at = COALESCE($2, next_attempt_at), claimed_until = NULL, \
+         last_status_code = $3, last_latency_ms = $4, \
+         delivered_at = CASE WHEN $1 = 'delivered' THEN $5 ELSE delivered_at END \
+         WHERE tenant_id = $6 AND id = $7 AND delivery_status = 'pending'"
+    };
+}
+
 /// Writes one attempt in `tx`. The inner error is the attempt's own (its event no longer
 /// `pending`, a retry without a time), with nothing written for it; the outer error is a failed
 /// statement, which fails the batch.
@@ -423,49 +436,56 @@ async fn record_in(
         Ok(plan) => plan,
         Err(e) => return Ok(Err(e)),
     };
-    let attempt: Option<(i64,)> = tx
-        .tx
-        .optional(
-            "UPDATE events SET attempts = attempts + 1, delivery_status = $1, \
-             next_attempt_at = COALESCE($2, next_attempt_at), claimed_until = NULL, \
-             last_status_code = $3, last_latency_ms = $4, \
-             delivered_at = CASE WHEN $1 = 'delivered' THEN $5 ELSE delivered_at END \
-             WHERE tenant_id = $6 AND id = $7 AND delivery_status = 'pending' \
-             RETURNING attempts",
-            args![
-                event_status.as_str(),
-                next,
-                rec.response_status.map(i64::from),
-                rec.latency_ms,
-                now,
-                rec.tenant_id.as_str(),
-                rec.event_id.as_str()
-            ],
+    let id: DeliveryId = tx.store.new_id();
+    let mut args = args![
+        event_status.as_str(),
+        next,
+        rec.response_status.map(i64::from),
+        rec.latency_ms,
+        now,
+        rec.tenant_id.as_str(),
+        rec.event_id.as_str()
+    ];
+    // PostgreSQL: the attempt row in the same statement (see `single_statement`).
+    let pg = tx.tx.backend() == Backend::Postgres;
+    let sql = if pg {
+        args.extend(args![id.as_str(), rec.status.as_str(), rec.error.clone()]);
+        concat!(
+            "WITH e AS (",
+            count_attempt_sql!(),
+            " RETURNING tenant_id, id, attempts), d AS (INSERT INTO webhook_deliveries (id, tenant_id, event_id, attempt, status, \
+             response_status, error, next_attempt_at, created_at, latency_ms) \
+             SELECT $8, tenant_id, id, attempts, $9, $3, $10, $2, $5, $4 FROM e) \
+             SELECT attempts FROM e"
         )
-        .await?;
+    } else {
+        concat!(count_attempt_sql!(), " RETURNING attempts")
+    };
+    let attempt: Option<(i64,)> = tx.tx.optional(sql, args).await?;
     let Some((attempt,)) = attempt else {
         return Ok(Err(StoreError::not_found("pending event")));
     };
-    let id: DeliveryId = tx.store.new_id();
-    tx.tx
-        .execute(
-            "INSERT INTO webhook_deliveries (id, tenant_id, event_id, attempt, status, \
-             response_status, error, next_attempt_at, created_at, latency_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            args![
-                id.as_str(),
-                rec.tenant_id.as_str(),
-                rec.event_id.as_str(),
-                attempt,
-                rec.status.as_str(),
-                rec.response_status.map(i64::from),
-                rec.error.clone(),
-                next,
-                now,
-                rec.latency_ms
-            ],
-        )
-        .await?;
+    if !pg {
+        tx.tx
+            .execute(
+                "INSERT INTO webhook_deliveries (id, tenant_id, event_id, attempt, status, \
+                 response_status, error, next_attempt_at, created_at, latency_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                args![
+                    id.as_str(),
+                    rec.tenant_id.as_str(),
+                    rec.event_id.as_str(),
+                    attempt,
+                    rec.status.as_str(),
+                    rec.response_status.map(i64::from),
+                    rec.error.clone(),
+                    next,
+                    now,
+                    rec.latency_ms
+                ],
+            )
+            .await?;
+    }
     if let Some(reason) = &rec.disable_endpoint {
         disable_in(&mut tx.tx, &rec.tenant_id, reason, now).await?;
     }

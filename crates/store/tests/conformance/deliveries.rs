@@ -55,6 +55,8 @@ pub async fn attempts_are_recorded_in_batches(ctx: Ctx) {
     let later = datetime!(2030-01-01 08:00 UTC);
     let retry = AttemptRecord {
         next_attempt_at: Some(later),
+        error: Some("503 from the endpoint".into()),
+        latency_ms: Some(41),
         ..attempt(&shop, &events[1], DeliveryStatus::Pending)
     };
     let no_time = attempt(&shop, &events[3], DeliveryStatus::Pending);
@@ -111,6 +113,44 @@ pub async fn attempts_are_recorded_in_batches(ctx: Ctx) {
             "deliveries of event {n}"
         );
     }
+    // Each attempt row says what happened, numbered after the event's count (PostgreSQL
+    // writes it in the same statement as the count, SQLite in a second one).
+    let attempt_rows = |n: usize| {
+        let events = &events;
+        let ctx = &ctx;
+        async move {
+            ctx.store
+                .activity()
+                .deliveries(t, Some(&events[n]), &paygate_store::Page::first())
+                .await
+                .expect("deliveries")
+                .data
+        }
+    };
+    let first_rows = attempt_rows(0).await;
+    let row = &first_rows[0];
+    assert_eq!(
+        (row.attempt, row.status, row.response_status, row.latency_ms),
+        (1, DeliveryStatus::Succeeded, Some(204), Some(3))
+    );
+    assert_eq!((&row.error, row.next_attempt_at), (&None, None));
+    assert_eq!((&row.tenant_id, &row.event_id), (t, &events[0]));
+    let retry_rows = attempt_rows(1).await;
+    let row = &retry_rows[0];
+    assert_eq!(
+        (row.attempt, row.status, row.response_status, row.latency_ms),
+        (1, DeliveryStatus::Pending, Some(503), Some(41))
+    );
+    assert_eq!(row.error.as_deref(), Some("503 from the endpoint"));
+    assert_eq!(row.next_attempt_at, Some(later));
+    // A second attempt at the retried event is number 2.
+    let again = attempt(&shop, &events[1], DeliveryStatus::Succeeded);
+    deliveries
+        .record_attempt(&again)
+        .await
+        .expect("second attempt");
+    let numbers: Vec<i64> = attempt_rows(1).await.iter().map(|d| d.attempt).collect();
+    assert_eq!(numbers, [2, 1], "newest first");
     assert_eq!(
         deliveries.record_attempts(&[]).await.expect("empty").len(),
         0
