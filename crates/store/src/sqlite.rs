@@ -467,8 +467,11 @@ fn checkpoint_pass(conn: &Connection, writer: &AsyncMutex<Writer>) -> rusqlite::
     let (log, copied) = passive_checkpoint(conn)?;
     tracing::debug!(log, copied, "sqlite: checkpoint pass");
     // Even when it copied everything (`copied == log`), frames committed during the pass
-    // keep the WAL from starting over.
+    // keep the WAL from starting over. One more pass without the writer first copies most
+    // of those, so that what is left to copy while holding it is what arrived during a
+    // short pass.
     if log >= RESTART_AT_PAGES {
+        passive_checkpoint(conn)?;
         catch_up_under_writer(conn, writer)?;
     }
     Ok(())
@@ -480,10 +483,17 @@ fn checkpoint_pass(conn: &Connection, writer: &AsyncMutex<Writer>) -> rusqlite::
 fn catch_up_under_writer(conn: &Connection, writer: &AsyncMutex<Writer>) -> rusqlite::Result<()> {
     // A plain thread, not a runtime worker: blocking here is what it is for.
     let held = writer.blocking_lock();
+    let since = std::time::Instant::now();
     // A group transaction still open between its members is not ours to wait for.
     if held.group.is_none() {
         let (log, copied) = passive_checkpoint(conn)?;
-        tracing::debug!(log, copied, "sqlite: checkpoint pass holding the writer");
+        let held_ms = since.elapsed().as_millis();
+        tracing::debug!(
+            log,
+            copied,
+            held_ms,
+            "sqlite: checkpoint pass holding the writer"
+        );
     }
     drop(held);
     Ok(())
