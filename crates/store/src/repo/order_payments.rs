@@ -127,8 +127,9 @@ impl Orders<'_> {
         }
         let now = self.store.now_ms();
         // PostgreSQL: the compare-and-set and its history row as one statement, no
-        // transaction (see `single_statement`); a row that changed takes the general path.
-        if self.store.backend() == Backend::Postgres
+        // transaction (see `single_statement`); a row that changed is locked and decided on.
+        let pg = self.store.backend() == Backend::Postgres;
+        if pg
             && let Some(seen) = seen
             && let Ok(plan) = plan_prepay(seen, prepay, payer)
         {
@@ -148,7 +149,8 @@ impl Orders<'_> {
         }
         let mut tx = self.store.write_tx().await?;
         // Any doubt about the copy (including an error it would cause) is settled on the row.
-        if let Some(seen) = seen
+        if !pg
+            && let Some(seen) = seen
             && let Ok(plan) = plan_prepay(seen, prepay, payer)
             && let Some(after) = cas_prepay(&mut tx, now, seen, &plan, prepay).await?
         {
