@@ -53,9 +53,10 @@
 //! ## Portable SQL rules
 //!
 //! The one exception is `repo::single_statement` (private): on PostgreSQL the common outcome
-//! of an idempotent create, a prepay and a transition is one statement of data-modifying
-//! CTEs instead of a transaction of several (each statement is a round trip there); whatever
-//! else happens, that statement wrote nothing and the portable path decides.
+//! of an idempotent create, a prepay, a transition and a notified transition is one statement
+//! of data-modifying CTEs instead of a transaction of several (each statement is a round trip
+//! there); whatever else happens, that statement wrote nothing (or was rolled back) and the
+//! portable path decides.
 //!
 //! Every other query is one runtime string run on both backends: placeholders `$1, $2, …` first
 //! appear in ascending order; no `ILIKE`; times are `BIGINT` milliseconds since the epoch
@@ -110,6 +111,7 @@ pub use repo::orders::{
     OrderTransition, Orders,
 };
 pub use repo::refunds::{NewRefund, RefundChange, RefundCreated, Refunds};
+pub use repo::single_statement::NotifiedTransition;
 pub use repo::stats::{DayStats, Stats};
 pub use repo::tenants::{Tenant, TenantFilter, TenantStatus, TenantUpdate, Tenants};
 pub use repo::users::{User, Users};

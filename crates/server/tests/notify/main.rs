@@ -45,7 +45,12 @@ async fn paid_once(env: &Env, channel: &paygate_core::ChannelId, out_trade_no: &
     assert_eq!(payload["id"], order.id.as_str());
     assert_eq!(payload["amount"], 100);
     assert_eq!(payload["state"], "PAID");
+    // The payload is the order exactly as stored (on PostgreSQL it is built before the
+    // statement that stores it, from the order as that statement will leave it).
+    let stored = paygate_server::admin::view_models::OrderView::from(detail.order.clone());
+    assert_eq!(payload, &serde_json::to_value(stored).unwrap());
     assert!(env.alerts(&env.tenant_a).await.is_empty());
+    assert_eq!(env.notifications(&env.tenant_a).await, 1);
 }
 
 #[tokio::test]
@@ -71,7 +76,19 @@ async fn a_v2_notification_marks_the_order_paid_once() {
 
 #[tokio::test]
 async fn a_duplicate_delivery_is_acknowledged_and_changes_nothing() {
-    let env = Env::sqlite().await;
+    duplicates_change_nothing(&Env::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn on_postgres_a_duplicate_delivery_is_acknowledged_and_changes_nothing() {
+    let Some(env) = Env::postgres().await else {
+        return;
+    };
+    duplicates_change_nothing(&env).await;
+    env.finish().await;
+}
+
+async fn duplicates_change_nothing(env: &Env) {
     for (channel, no) in [(&env.v3, "DUPV3000001"), (&env.v2, "DUPV2000001")] {
         env.sim.sim().faults.add(FaultSpec {
             kind: FaultKind::NotificationDuplicate,

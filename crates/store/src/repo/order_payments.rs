@@ -40,6 +40,7 @@ macro_rules! transition_sql {
          WHERE tenant_id = $6 AND id = $7 AND state = $8"
     };
 }
+pub(crate) use transition_sql;
 
 /// What a transition records besides the new state. `cause` goes to the history row; the
 /// optional facts are written only when present (never cleared), and `paid_at` only when

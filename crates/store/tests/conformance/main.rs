@@ -13,6 +13,7 @@ mod harness;
 mod idempotent_orders;
 mod keys;
 mod lookups;
+mod notified;
 mod order_filters;
 mod orders;
 mod payments;
@@ -48,6 +49,7 @@ harness::conformance! {
     payments::notify_transaction_commits_together,
     payments::prepay_and_payer_rules,
     payments::prepay_from_an_out_of_date_copy,
+    notified::notified_transitions_commit_whole_or_not_at_all,
     alerts::alerts_are_raised_once_per_dedupe_key,
     refunds::concurrent_refunds_never_exceed_paid,
     refunds::refund_states_carry_the_order,

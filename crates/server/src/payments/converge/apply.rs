@@ -151,8 +151,23 @@ pub async fn apply_payment_status(
     };
     let checked = check_payment(order, channel.mch_id.as_str(), status);
     let decision = decide_payment(order.state, status.trade_state);
-    let expected = match (&checked, decision) {
-        (Ok(()), PaymentDecision::Transition { .. }) => APPLIED,
+    let change = OrderChange {
+        cause: cause.to_owned(),
+        transaction_id: status
+            .transaction_id
+            .as_ref()
+            .map(|t| t.as_str().to_owned()),
+        paid_at: status.success_time,
+        payer_openid: status.payer.clone(),
+    };
+    let expected = match (&checked, decision, notification) {
+        (Ok(()), PaymentDecision::Transition { to, event }, Some(n)) => {
+            if let Some(done) = notified_in_one(store, order, to, event, &change, n).await? {
+                return Ok(done);
+            }
+            APPLIED
+        }
+        (Ok(()), PaymentDecision::Transition { .. }, None) => APPLIED,
         _ => RECEIVED,
     };
     let Some((mut tx, recorded)) = open(store, notification, expected).await? else {
@@ -169,15 +184,6 @@ pub async fn apply_payment_status(
         let outcome = raise(&mut tx, order, &mismatch, finding(mismatch.kind)).await?;
         return finish(tx, order, recorded, outcome).await;
     }
-    let change = OrderChange {
-        cause: cause.to_owned(),
-        transaction_id: status
-            .transaction_id
-            .as_ref()
-            .map(|t| t.as_str().to_owned()),
-        paid_at: status.success_time,
-        payer_openid: status.payer.clone(),
-    };
     // The order as the caller read it is almost always the order as it is: when it calls for
     // a transition, the compare-and-set from its state proves that without reading the row
     // again. Only a lost race (the state moved meanwhile) decides again on the locked row.
@@ -206,6 +212,41 @@ pub async fn apply_payment_status(
         }
     };
     finish(tx, order, recorded, outcome).await
+}
+
+/// The common case of a payment notification on PostgreSQL: a new notification whose
+/// transition applies to the order exactly as the caller read it is stored, applied, and its
+/// event appended in one statement (see the store's `Orders::apply_notified`). `None`:
+/// nothing was written (SQLite, a duplicate, or a row that moved or changed), and the general
+/// path decides as always.
+async fn notified_in_one(
+    store: &Store,
+    order: &Order,
+    to: OrderState,
+    event: &'static str,
+    change: &OrderChange,
+    notification: &NewNotification,
+) -> Result<Option<ConvergeOutcome>, ConvergeError> {
+    let orders = store.orders();
+    let Some(plan) = orders.plan_notified(order, to, change)? else {
+        return Ok(None);
+    };
+    let payload = serde_json::to_value(OrderView::from(plan.after.clone()))?;
+    let notification = NewNotification {
+        outcome: APPLIED.to_owned(),
+        ..notification.clone()
+    };
+    if !orders
+        .apply_notified(&plan, &notification, event, &payload)
+        .await?
+    {
+        return Ok(None);
+    }
+    Ok(Some(ConvergeOutcome::Transitioned {
+        from: order.state.as_str(),
+        to: to.as_str(),
+        event,
+    }))
 }
 
 /// Closes an order locally (after WeChat closed it, or it never reached WeChat), with
