@@ -55,6 +55,15 @@ pub(crate) struct AuditRecord {
     summary: serde_json::Value,
 }
 
+/// The head of an audit row's `INSERT` (values follow in this column order), shared with
+/// the one-statement order creation in `repo::single_statement`.
+macro_rules! insert_audit {
+    () => {
+        "INSERT INTO audit_log (id, tenant_id, actor, action, target, summary, request_id, at)"
+    };
+}
+pub(crate) use insert_audit;
+
 impl AuditRecord {
     pub(crate) fn tenant(
         tenant: &TenantId,
@@ -91,8 +100,7 @@ impl AuditRecord {
     ) -> Result<(), StoreError> {
         let id: AuditId = store.new_id();
         tx.execute(
-            "INSERT INTO audit_log (id, tenant_id, actor, action, target, summary, request_id, at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            concat!(insert_audit!(), " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"),
             args![
                 id.as_str(),
                 self.tenant_id,

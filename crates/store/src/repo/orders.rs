@@ -212,6 +212,17 @@ impl TryFrom<OrderRow> for Order {
     }
 }
 
+/// The head of a new order's `INSERT` (values follow in this column order), shared with the
+/// one-statement creation in `single_statement`.
+macro_rules! insert_order {
+    () => {
+        "INSERT INTO orders (id, tenant_id, appid, channel_id, out_trade_no, amount, currency, \
+         description, attach, trade_type, state, payer_openid, client_ip, expires_at, \
+         refunded_amount, created_at, updated_at)"
+    };
+}
+pub(crate) use insert_order;
+
 /// The columns of [`OrderRow`], for `SELECT` and `RETURNING`.
 macro_rules! order_columns {
     () => {
@@ -304,10 +315,8 @@ async fn insert_in(
     let created: Option<OrderRow> = tx
         .optional(
             concat!(
-                "INSERT INTO orders (id, tenant_id, appid, channel_id, out_trade_no, amount, \
-                 currency, description, attach, trade_type, state, payer_openid, client_ip, \
-                 expires_at, refunded_amount, created_at, updated_at) \
-                 SELECT $1, $2, $3, $4, $5, $6, 'CNY', $7, $8, $9, 'CREATED', $10, $11, $12, \
+                insert_order!(),
+                " SELECT $1, $2, $3, $4, $5, $6, 'CNY', $7, $8, $9, 'CREATED', $10, $11, $12, \
                  0, $13, $13 \
                  WHERE EXISTS (SELECT 1 FROM apps WHERE tenant_id = $2 AND appid = $3) \
                  AND EXISTS (SELECT 1 FROM channels WHERE tenant_id = $2 AND id = $4) \

@@ -29,10 +29,11 @@ use paygate_core::{AuditId, EventId, Money, NotificationId, OrderId, OrderState,
 use super::idempotency::{CLAIM_LEASE, KEY_TTL, check_key, check_status};
 use super::order_payments::{OrderChange, transition_sql};
 use super::orders::{
-    IdempotencyClaim, IdempotentCreate, NewOrder, OrderRow, Orders, create_summary, order_columns,
+    IdempotencyClaim, IdempotentCreate, NewOrder, OrderRow, Orders, create_summary, insert_order,
+    order_columns,
 };
 use crate::Order;
-use crate::audit::Audit;
+use crate::audit::{Audit, insert_audit};
 use crate::db::{Backend, args, from_ms, to_ms};
 use crate::error::StoreError;
 use crate::store::Store;
@@ -128,16 +129,14 @@ where
                  response_body = excluded.response_body, created_at = excluded.created_at \
                  WHERE idempotency_keys.created_at <= $9 \
                  OR (idempotency_keys.status_code IS NULL AND idempotency_keys.created_at <= $10) \
-                 RETURNING 1), \
-                 o AS (INSERT INTO orders (id, tenant_id, appid, channel_id, out_trade_no, \
-                 amount, currency, description, attach, trade_type, state, payer_openid, \
-                 client_ip, expires_at, refunded_amount, created_at, updated_at) \
-                 SELECT $11, $1, $7, $8, $12, $13, 'CNY', $14, $15, $16, 'CREATED', $17, $18, \
+                 RETURNING 1), o AS (",
+                insert_order!(),
+                " SELECT $11, $1, $7, $8, $12, $13, 'CNY', $14, $15, $16, 'CREATED', $17, $18, \
                  $19, 0, $6, $6 FROM k RETURNING ",
                 order_columns!(),
-                "), a AS (INSERT INTO audit_log (id, tenant_id, actor, action, target, summary, \
-                 request_id, at) \
-                 SELECT $20, tenant_id, $21, 'order.create', id, $22, $23, $6 FROM o) \
+                "), a AS (",
+                insert_audit!(),
+                " SELECT $20, tenant_id, $21, 'order.create', id, $22, $23, $6 FROM o) \
                  SELECT ",
                 order_columns!(),
                 " FROM o"

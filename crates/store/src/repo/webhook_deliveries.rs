@@ -411,6 +411,15 @@ fn attempt_plan(
     })
 }
 
+/// The head of an attempt row's `INSERT`, shared by both backends' statements (the values
+/// follow in this column order).
+macro_rules! insert_delivery {
+    () => {
+        "INSERT INTO webhook_deliveries (id, tenant_id, event_id, attempt, status, \
+         response_status, error, next_attempt_at, created_at, latency_ms)"
+    };
+}
+
 /// Counts an attempt on its event, if the event is still `pending`: `$1` its new delivery
 /// state, `$2` the next attempt (NULL: unchanged), `$3` the response status, `$4` the
 /// latency, `$5` now, `$6`/`$7` the tenant and event.
@@ -453,9 +462,9 @@ async fn record_in(
         concat!(
             "WITH e AS (",
             count_attempt_sql!(),
-            " RETURNING tenant_id, id, attempts), d AS (INSERT INTO webhook_deliveries (id, tenant_id, event_id, attempt, status, \
-             response_status, error, next_attempt_at, created_at, latency_ms) \
-             SELECT $8, tenant_id, id, attempts, $9, $3, $10, $2, $5, $4 FROM e) \
+            " RETURNING tenant_id, id, attempts), d AS (",
+            insert_delivery!(),
+            " SELECT $8, tenant_id, id, attempts, $9, $3, $10, $2, $5, $4 FROM e) \
              SELECT attempts FROM e"
         )
     } else {
@@ -468,9 +477,10 @@ async fn record_in(
     if !pg {
         tx.tx
             .execute(
-                "INSERT INTO webhook_deliveries (id, tenant_id, event_id, attempt, status, \
-                 response_status, error, next_attempt_at, created_at, latency_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                concat!(
+                    insert_delivery!(),
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+                ),
                 args![
                     id.as_str(),
                     rec.tenant_id.as_str(),
