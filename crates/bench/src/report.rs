@@ -226,7 +226,7 @@ pub fn targets_for(phase: &PhaseReport) -> Vec<TargetCheck> {
             ));
         }
     }
-    if let Some(rss) = phase.rss {
+    if let Some(rss) = &phase.rss {
         let slope = rss.slope_kib_per_min_second_half;
         let long_enough = phase.window_secs >= RSS_JUDGE_MIN_SECS;
         out.push(TargetCheck {
@@ -385,7 +385,7 @@ pub fn render_text(r: &BenchReport) -> String {
                 opt(p.bench_cpu_secs, 2)
             );
         }
-        if let Some(rss) = p.rss {
+        if let Some(rss) = &p.rss {
             let _ = writeln!(
                 s,
                 "server RSS: start {} KiB, end {} KiB, max {} KiB, slope {} KiB/min (second half, {} samples)",
@@ -394,6 +394,12 @@ pub fn render_text(r: &BenchReport) -> String {
                 rss.max_kib,
                 opt(rss.slope_kib_per_min_second_half, 1),
                 rss.samples
+            );
+            let tenths: Vec<String> = rss.by_tenth_kib.iter().map(|k| k.to_string()).collect();
+            let _ = writeln!(
+                s,
+                "server RSS at each tenth of the run (KiB): {}",
+                tenths.join(" ")
             );
         }
         let _ = writeln!(

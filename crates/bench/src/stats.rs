@@ -65,7 +65,7 @@ pub fn slope(points: &[(f64, f64)]) -> Option<f64> {
 }
 
 /// Resident memory over a run: `samples` are `(seconds since start, KiB)`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RssSummary {
     pub start_kib: u64,
     pub end_kib: u64,
@@ -74,6 +74,9 @@ pub struct RssSummary {
     /// than two samples there.
     pub slope_kib_per_min_second_half: Option<f64>,
     pub samples: usize,
+    /// The first sample at or after each tenth of the run (0 %, 10 %, …, 100 %): the shape
+    /// of the curve, to tell a cache that fills and levels off from a steady climb.
+    pub by_tenth_kib: Vec<u64>,
 }
 
 impl RssSummary {
@@ -88,8 +91,23 @@ impl RssSummary {
             max_kib: samples.iter().map(|s| s.1).max().unwrap_or(0),
             slope_kib_per_min_second_half: slope(&points),
             samples: samples.len(),
+            by_tenth_kib: by_tenth(samples),
         })
     }
+}
+
+/// See [`RssSummary::by_tenth_kib`]; `samples` are in time order.
+fn by_tenth(samples: &[(f64, u64)]) -> Vec<u64> {
+    let (Some(first), Some(last)) = (samples.first(), samples.last()) else {
+        return Vec::new();
+    };
+    let span = last.0 - first.0;
+    (0..=10)
+        .map(|tenth| {
+            let at = first.0 + span * f64::from(tenth) / 10.0;
+            samples.iter().find(|s| s.0 >= at - 1e-9).unwrap_or(last).1
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -151,5 +169,24 @@ mod tests {
         assert_eq!(s.end_kib, 10_060);
         assert_eq!(s.max_kib, 10_060);
         assert!((s.slope_kib_per_min_second_half.unwrap() - 60.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn rss_shape_is_sampled_at_each_tenth_of_the_run() {
+        // 0..=100 s, one sample a second, RSS = 1000 + t: each tenth is 10 s further on.
+        let samples: Vec<(f64, u64)> = (0..=100)
+            .map(|t| (f64::from(t), 1_000 + t as u64))
+            .collect();
+        let s = RssSummary::of(&samples).unwrap();
+        assert_eq!(
+            s.by_tenth_kib,
+            [
+                1_000, 1_010, 1_020, 1_030, 1_040, 1_050, 1_060, 1_070, 1_080, 1_090, 1_100
+            ]
+        );
+        // Uneven spacing: the first sample at or after each mark.
+        let sparse = [(0.0, 1), (35.0, 2), (100.0, 3)];
+        let s = RssSummary::of(&sparse).unwrap();
+        assert_eq!(s.by_tenth_kib, [1, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3]);
     }
 }
