@@ -4,7 +4,7 @@
 //! Several instances may run on one database: an event is delivered only by the worker whose
 //! claim (`claimed_until`, longer than any attempt) it holds, and per-order ordering is kept by
 //! the claim itself (see `paygate_store::WebhookDeliveries::claim_due`). Requests go through
-//! [`ssrf::client`]. Retry timing is [`schedule`]. This module never sleeps between attempts:
+//! [`ssrf::client`]. Retry timing is [`super::schedule`]. This module never sleeps between attempts:
 //! it writes `next_attempt_at` and a later run picks the event up.
 
 use std::collections::HashMap;

@@ -5,6 +5,11 @@
 //! state, and the compare-and-set transition, its history row, the outbox event and the
 //! notification's dedupe row commit together. Concurrent callers therefore serialise per
 //! order, and the loser decides on the winner's result (usually: nothing left to do).
+//!
+//! On PostgreSQL the common case of a payment notification (new, and its transition applies
+//! to the order as the caller read it) is one statement instead ([`notified_in_one`]); it
+//! commits only what this module would have committed, or nothing, and then the general
+//! path runs.
 
 use paygate_core::{OrderState, PaymentStatus, RefundStatus, Transition};
 use paygate_store::{
