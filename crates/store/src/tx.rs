@@ -20,6 +20,25 @@ use crate::repo::order_payments::{
 use crate::store::Store;
 use crate::{Order, Transition};
 
+/// The head of a notification's `INSERT` (values follow in this column order), shared with
+/// the one-statement notification in `repo::single_statement`.
+macro_rules! insert_notification {
+    () => {
+        "INSERT INTO notifications (id, tenant_id, channel_id, kind, dedupe_key, verified, \
+         outcome, raw_body, received_at)"
+    };
+}
+pub(crate) use insert_notification;
+
+/// The head of an outbox event's `INSERT` (values follow in this column order), shared with
+/// the one-statement notification in `repo::single_statement`.
+macro_rules! insert_event {
+    () => {
+        "INSERT INTO events (id, tenant_id, event_type, payload, created_at, order_id)"
+    };
+}
+pub(crate) use insert_event;
+
 /// An open write transaction (see the module docs).
 #[derive(Debug)]
 pub struct StoreTx {
@@ -132,10 +151,11 @@ impl StoreTx {
         let inserted = self
             .tx
             .execute(
-                "INSERT INTO notifications (id, tenant_id, channel_id, kind, dedupe_key, \
-                 verified, outcome, raw_body, received_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                 ON CONFLICT (channel_id, kind, dedupe_key) DO NOTHING",
+                concat!(
+                    insert_notification!(),
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                     ON CONFLICT (channel_id, kind, dedupe_key) DO NOTHING"
+                ),
                 args![
                     id.as_str(),
                     new.tenant_id.as_str(),
@@ -187,8 +207,7 @@ impl StoreTx {
         let id: EventId = self.store.new_id();
         self.tx
             .execute(
-                "INSERT INTO events (id, tenant_id, event_type, payload, created_at, order_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                concat!(insert_event!(), " VALUES ($1, $2, $3, $4, $5, $6)"),
                 args![
                     id.as_str(),
                     tenant.as_str(),

@@ -42,6 +42,15 @@ macro_rules! transition_sql {
 }
 pub(crate) use transition_sql;
 
+/// The head of a history row's `INSERT` (values follow in this column order), shared with
+/// the one-statement transitions in `single_statement`.
+macro_rules! insert_transition {
+    () => {
+        "INSERT INTO order_transitions (tenant_id, order_id, from_state, to_state, cause, at)"
+    };
+}
+pub(crate) use insert_transition;
+
 /// What a transition records besides the new state. `cause` goes to the history row; the
 /// optional facts are written only when present (never cleared), and `paid_at` only when
 /// the order becomes `PAID` (default: now).
@@ -454,8 +463,7 @@ async fn insert_history(
     cause: &str,
 ) -> Result<(), StoreError> {
     tx.execute(
-        "INSERT INTO order_transitions (tenant_id, order_id, from_state, to_state, cause, at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        concat!(insert_transition!(), " VALUES ($1, $2, $3, $4, $5, $6)"),
         args![
             tenant.as_str(),
             id.as_str(),

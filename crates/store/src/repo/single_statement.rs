@@ -27,7 +27,7 @@
 use paygate_core::{AuditId, EventId, Money, NotificationId, OrderId, OrderState, TenantId};
 
 use super::idempotency::{CLAIM_LEASE, KEY_TTL, check_key, check_status};
-use super::order_payments::{OrderChange, transition_sql};
+use super::order_payments::{OrderChange, insert_transition, transition_sql};
 use super::orders::{
     IdempotencyClaim, IdempotentCreate, NewOrder, OrderRow, Orders, create_summary, insert_order,
     order_columns,
@@ -37,7 +37,7 @@ use crate::audit::{Audit, insert_audit};
 use crate::db::{Backend, args, from_ms, to_ms};
 use crate::error::StoreError;
 use crate::store::Store;
-use crate::tx::NewNotification;
+use crate::tx::{NewNotification, insert_event, insert_notification};
 
 /// The `UPDATE … RETURNING` of an order's compare-and-set, followed by its history row
 /// (`h`), reading the moved row back. `$from`, `$to`, `$cause` and `$at` are the history
@@ -49,9 +49,9 @@ macro_rules! with_history {
             $update,
             " RETURNING ",
             order_columns!(),
-            "), h AS (INSERT INTO order_transitions \
-             (tenant_id, order_id, from_state, to_state, cause, at) \
-             SELECT tenant_id, id, ",
+            "), h AS (",
+            insert_transition!(),
+            " SELECT tenant_id, id, ",
             $from,
             ", ",
             $to,
@@ -262,20 +262,19 @@ impl Orders<'_> {
         let moved: Option<OrderRow> = tx
             .optional(
                 concat!(
-                    "WITH n AS (INSERT INTO notifications (id, tenant_id, channel_id, kind, \
-                     dedupe_key, verified, outcome, raw_body, received_at) \
-                     VALUES ($10, $11, $12, $13, $14, $15, $16, $17, $2) \
+                    "WITH n AS (",
+                    insert_notification!(),
+                    " VALUES ($10, $11, $12, $13, $14, $15, $16, $17, $2) \
                      ON CONFLICT (channel_id, kind, dedupe_key) DO NOTHING RETURNING id), \
                      u AS (",
                     transition_sql!(),
                     " AND EXISTS (SELECT 1 FROM n) RETURNING ",
                     order_columns!(),
-                    "), h AS (INSERT INTO order_transitions \
-                     (tenant_id, order_id, from_state, to_state, cause, at) \
-                     SELECT tenant_id, id, $8, $1, $9, $2 FROM u), \
-                     e AS (INSERT INTO events (id, tenant_id, event_type, payload, created_at, \
-                     order_id) SELECT $18, tenant_id, $19, $20, $2, id FROM u) \
-                     SELECT ",
+                    "), h AS (",
+                    insert_transition!(),
+                    " SELECT tenant_id, id, $8, $1, $9, $2 FROM u), e AS (",
+                    insert_event!(),
+                    " SELECT $18, tenant_id, $19, $20, $2, id FROM u) SELECT ",
                     order_columns!(),
                     " FROM u"
                 ),
