@@ -4,7 +4,7 @@ use paygate_core::{
     AppId, ChannelId, CredentialsSummary, MchId, Money, OpenId, OrderId, OutTradeNo, ProviderKind,
     TenantId,
 };
-use paygate_store::{NewChannel, NewOrder, OrderTradeType};
+use paygate_store::{NewChannel, NewNotification, NewOrder, NotificationKind, OrderTradeType};
 use secrecy::SecretString;
 
 use crate::harness::Ctx;
@@ -118,4 +118,18 @@ pub async fn order(ctx: &Ctx, shop: &Shop, out_trade_no: &str, fen: i64) -> Orde
         .await
         .expect("order")
         .id
+}
+
+/// A verified payment notification on `shop`'s channel with dedupe key `key`, stored as
+/// `applied`.
+pub fn payment_notification(shop: &Shop, key: &str) -> NewNotification {
+    NewNotification {
+        tenant_id: shop.tenant.clone(),
+        channel_id: shop.channel.clone(),
+        kind: NotificationKind::Payment,
+        dedupe_key: key.to_owned(),
+        verified: true,
+        outcome: "applied".into(),
+        raw_body: b"<xml>body</xml>".to_vec(),
+    }
 }

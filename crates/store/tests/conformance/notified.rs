@@ -4,23 +4,11 @@
 //! order the event was built from; otherwise it leaves nothing behind.
 
 use paygate_core::{Clock, OrderId, OrderState};
-use paygate_store::{Backend, NewNotification, NotificationKind, OrderChange, Page};
+use paygate_store::{Backend, NotifiedTransition, Order, OrderChange, Page};
 use time::macros::datetime;
 
-use crate::fixtures::{self, Shop};
+use crate::fixtures::{self, Shop, payment_notification};
 use crate::harness::Ctx;
-
-fn notification(shop: &Shop, key: &str) -> NewNotification {
-    NewNotification {
-        tenant_id: shop.tenant.clone(),
-        channel_id: shop.channel.clone(),
-        kind: NotificationKind::Payment,
-        dedupe_key: key.to_owned(),
-        verified: true,
-        outcome: "applied".into(),
-        raw_body: b"<xml>paid</xml>".to_vec(),
-    }
-}
 
 fn paid() -> OrderChange {
     OrderChange {
@@ -29,6 +17,37 @@ fn paid() -> OrderChange {
         paid_at: Some(datetime!(2026-03-01 07:59:30.123 UTC)),
         payer_openid: None,
     }
+}
+
+/// Order `id` as stored now, and the plan to move it to `PAID` (`None` on SQLite).
+async fn plan_paid(ctx: &Ctx, shop: &Shop, id: &OrderId) -> (Order, Option<NotifiedTransition>) {
+    let orders = ctx.store.orders();
+    let seen = orders.get(&shop.tenant, id).await.unwrap().order;
+    let plan = orders
+        .plan_notified(&seen, OrderState::Paid, &paid())
+        .expect("a legal transition");
+    (seen, plan)
+}
+
+/// Carries out `plan` with a new notification keyed `key` and a `payment.succeeded` event
+/// carrying `payload`: whether it committed.
+async fn apply(
+    ctx: &Ctx,
+    shop: &Shop,
+    plan: &NotifiedTransition,
+    key: &str,
+    payload: &serde_json::Value,
+) -> bool {
+    ctx.store
+        .orders()
+        .apply_notified(
+            plan,
+            &payment_notification(shop, key),
+            "payment.succeeded",
+            payload,
+        )
+        .await
+        .unwrap()
 }
 
 /// What the shop has stored: notifications, events, and the order's history length.
@@ -46,10 +65,7 @@ pub async fn notified_transitions_commit_whole_or_not_at_all(ctx: Ctx) {
     let orders = ctx.store.orders();
     let t = &shop.tenant;
     let id = fixtures::order(&ctx, &shop, "N20260301001", 100).await;
-    let seen = orders.get(t, &id).await.unwrap().order;
-    let plan = orders
-        .plan_notified(&seen, OrderState::Paid, &paid())
-        .expect("a legal transition");
+    let (seen, plan) = plan_paid(&ctx, &shop, &id).await;
     let Some(plan) = plan else {
         // SQLite has no round trips to save: the general path always decides there.
         assert_eq!(ctx.backend(), Backend::Sqlite);
@@ -75,16 +91,7 @@ pub async fn notified_transitions_commit_whole_or_not_at_all(ctx: Ctx) {
     ))
     .await
     .unwrap();
-    let applied = orders
-        .apply_notified(
-            &plan,
-            &notification(&shop, "evt-1"),
-            "payment.succeeded",
-            &payload,
-        )
-        .await
-        .unwrap();
-    assert!(!applied);
+    assert!(!apply(&ctx, &shop, &plan, "evt-1", &payload).await);
     assert_eq!(stored(&ctx, &shop, &id).await, (0, 0, 0));
     assert_eq!(
         orders.get(t, &id).await.unwrap().order.state,
@@ -92,21 +99,8 @@ pub async fn notified_transitions_commit_whole_or_not_at_all(ctx: Ctx) {
     );
 
     // On a current copy everything commits together.
-    let seen = orders.get(t, &id).await.unwrap().order;
-    let plan = orders
-        .plan_notified(&seen, OrderState::Paid, &paid())
-        .unwrap()
-        .unwrap();
-    let applied = orders
-        .apply_notified(
-            &plan,
-            &notification(&shop, "evt-1"),
-            "payment.succeeded",
-            &payload,
-        )
-        .await
-        .unwrap();
-    assert!(applied);
+    let plan = plan_paid(&ctx, &shop, &id).await.1.unwrap();
+    assert!(apply(&ctx, &shop, &plan, "evt-1", &payload).await);
     let detail = orders.get(t, &id).await.unwrap();
     assert_eq!(detail.order, plan.after);
     let step = detail.history.last().unwrap();
@@ -128,7 +122,7 @@ pub async fn notified_transitions_commit_whole_or_not_at_all(ctx: Ctx) {
     let body = ctx
         .text("SELECT convert_from(raw_body, 'UTF8') FROM notifications")
         .await;
-    assert_eq!(body, "<xml>paid</xml>");
+    assert_eq!(body, "<xml>body</xml>");
     let events = activity.events(t, &Page::first()).await.unwrap().data;
     assert_eq!(events.len(), 1);
     assert_eq!(
@@ -139,51 +133,18 @@ pub async fn notified_transitions_commit_whole_or_not_at_all(ctx: Ctx) {
     assert_eq!(event_order, id.as_str());
 
     // The same plan again: the notification is a duplicate, so nothing is written.
-    assert!(
-        !orders
-            .apply_notified(
-                &plan,
-                &notification(&shop, "evt-1"),
-                "payment.succeeded",
-                &payload
-            )
-            .await
-            .unwrap()
-    );
+    assert!(!apply(&ctx, &shop, &plan, "evt-1", &payload).await);
     // A new notification on a copy whose state has moved on: the compare-and-set matches
     // nothing, and the notification it stored is rolled back with it.
-    assert!(
-        !orders
-            .apply_notified(
-                &plan,
-                &notification(&shop, "evt-2"),
-                "payment.succeeded",
-                &payload
-            )
-            .await
-            .unwrap()
-    );
+    assert!(!apply(&ctx, &shop, &plan, "evt-2", &payload).await);
     assert_eq!(stored(&ctx, &shop, &id).await, (1, 1, 1));
     assert_eq!(orders.get(t, &id).await.unwrap().order, plan.after);
 
     // A duplicate notification never moves an order, even one the compare-and-set would.
     let other = fixtures::order(&ctx, &shop, "N20260301002", 200).await;
-    let seen = orders.get(t, &other).await.unwrap().order;
-    let plan = orders
-        .plan_notified(&seen, OrderState::Paid, &paid())
-        .unwrap()
-        .unwrap();
-    assert!(
-        !orders
-            .apply_notified(
-                &plan,
-                &notification(&shop, "evt-1"),
-                "payment.succeeded",
-                &payload
-            )
-            .await
-            .unwrap()
-    );
+    let (seen, plan) = plan_paid(&ctx, &shop, &other).await;
+    let plan = plan.unwrap();
+    assert!(!apply(&ctx, &shop, &plan, "evt-1", &payload).await);
     assert_eq!(orders.get(t, &other).await.unwrap().order, seen);
     assert_eq!(stored(&ctx, &shop, &other).await, (1, 1, 0));
 }

@@ -3,26 +3,14 @@
 
 use paygate_core::{Clock, OpenId, OrderState, Transition};
 use paygate_store::{
-    AlertFilter, AlertSeverity, NewAlert, NewNotification, NotificationKind, OrderChange,
-    OrderTradeType, Page, Prepay, Recorded, StoreError,
+    AlertFilter, AlertSeverity, NewAlert, NotificationKind, OrderChange, OrderTradeType, Page,
+    Prepay, Recorded, StoreError,
 };
 use time::Duration;
 use time::macros::datetime;
 
-use crate::fixtures::{self, Shop};
+use crate::fixtures::{self, payment_notification as notification};
 use crate::harness::Ctx;
-
-fn notification(shop: &Shop, key: &str) -> NewNotification {
-    NewNotification {
-        tenant_id: shop.tenant.clone(),
-        channel_id: shop.channel.clone(),
-        kind: NotificationKind::Payment,
-        dedupe_key: key.to_owned(),
-        verified: true,
-        outcome: "applied".into(),
-        raw_body: b"<xml>body</xml>".to_vec(),
-    }
-}
 
 pub async fn notify_transaction_commits_together(ctx: Ctx) {
     let shop = fixtures::shop(&ctx, "A", "wxaaaa").await;
